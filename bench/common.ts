@@ -1,0 +1,25 @@
+// Helpers for benchmarks: machine facts and saving results as JSON under bench/results/.
+import { cpus, totalmem } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+
+export const RESULTS_DIR = fileURLToPath(new URL('./results', import.meta.url));
+
+export function machine(): Record<string, string | number> {
+  return { node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30), provider: 'cpu' };
+}
+
+export async function saveResult(name: string, result: object): Promise<string> {
+  await mkdir(RESULTS_DIR, { recursive: true });
+  const path = join(RESULTS_DIR, `${name}.json`);
+  const body = { bench: name, at: new Date().toISOString(), machine: machine(), ...result };
+  await writeFile(path, `${JSON.stringify(body, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify(body)}\n`);
+  return path;
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}

@@ -1,0 +1,101 @@
+// Worker tokens per second per level at batch 1, 4 and 16, and the sampling loop against a bare session.run loop.
+import * as ort from 'onnxruntime-node';
+import { join } from 'node:path';
+import { DEFAULT_MODEL_DIR, readModelFolder } from '../models/model-folder.js';
+import { LevelGraphs, openSession, type KvCache } from '../worker/onnx-runtime.js';
+import { sampleWindow, type WindowTask } from '../worker/window-sampler.js';
+import { DEFAULT_SAMPLING } from '../shared/sampler.js';
+import { median, saveResult } from './common.js';
+
+const BATCHES = [1, 4, 16];
+const ROUNDS = 5;
+
+async function loadLevel(dir: string, level: number): Promise<LevelGraphs> {
+  const { manifest } = await readModelFolder(dir);
+  const lm = manifest.levels[level];
+  const opts = { provider: 'cpu' as const, intraOpThreads: 1 };
+  const cond = await openSession(join(dir, lm.graphs.conditioner.file), opts);
+  const step = await openSession(join(dir, lm.graphs.step.file), opts);
+  return new LevelGraphs(lm, cond.session, step.session);
+}
+
+function task(graphs: LevelGraphs, rows: number, seed: bigint): WindowTask {
+  const lm = graphs.level;
+  const labels = Array.from({ length: rows }, () => {
+    const l = new Int32Array(lm.labelLength).fill(-1);
+    l.set([16000 * 60, 0, lm.nCtx * lm.hopLength, 1, 1]);
+    for (let i = 4 + 5; i < lm.labelLength; i++) l[i] = (i * 7) % 40;
+    return l;
+  });
+  const upper = lm.conditioning.upper ? Array.from({ length: rows }, () => Int32Array.from({ length: lm.nCtx / 4 }, (_, i) => (i * 13) % lm.codebookSize)) : null;
+  return { level: lm.level, start: 0, context: [], newTokens: lm.nCtx, upper, labels, seed, sampling: DEFAULT_SAMPLING, sampleIds: Array.from({ length: rows }, (_, i) => i) };
+}
+
+/** session.run only: prebuilt feeds, the KV fed back, a fixed token; what the sampling loop adds is measured against this. */
+async function bareLoop(graphs: LevelGraphs, t: WindowTask): Promise<number> {
+  const lm = graphs.level;
+  const rows = t.labels.length;
+  const cond = await graphs.condition(t.labels, t.upper);
+  const session = graphs.stepSession;
+  let cache: KvCache = graphs.emptyCache(rows);
+  const xSlices = Array.from({ length: lm.nCtx }, (_, p) => {
+    const x = new Float32Array(rows * lm.width);
+    for (let r = 0; r < rows; r++) x.set(cond.xCond.subarray((r * lm.nCtx + p) * lm.width, (r * lm.nCtx + p + 1) * lm.width), r * lm.width);
+    return new ort.Tensor('float32', x, [rows, 1, lm.width]);
+  });
+  const tokens = new ort.Tensor('int64', new BigInt64Array(rows).fill(3n), [rows, 1]);
+  const t0 = performance.now();
+  for (let p = 0; p < t.newTokens; p++) {
+    const feeds: Record<string, ort.Tensor> = {
+      tokens,
+      position: new ort.Tensor('int64', BigInt64Array.of(BigInt(p)), [1]),
+      x_cond: xSlices[p],
+      y_cond: cond.yCond,
+    };
+    if (cond.encoderKv) feeds.encoder_kv = cond.encoderKv;
+    for (let i = 0; i < lm.layers; i++) {
+      feeds[`past_key_${i}`] = cache[2 * i];
+      feeds[`past_value_${i}`] = cache[2 * i + 1];
+    }
+    const out = await session.run(feeds);
+    cache = [];
+    for (let i = 0; i < lm.layers; i++) cache.push(out[`present_key_${i}`], out[`present_value_${i}`]);
+  }
+  return (performance.now() - t0) / 1000;
+}
+
+async function main(): Promise<void> {
+  const dir = process.argv[2] ?? DEFAULT_MODEL_DIR;
+  const { manifest } = await readModelFolder(dir);
+  const levels = [];
+  for (const lm of manifest.levels) {
+    const graphs = await loadLevel(dir, lm.level);
+    const batches = [];
+    for (const rows of BATCHES) {
+      await sampleWindow(graphs, task(graphs, rows, 1n)); // warm-up
+      const secs: number[] = [];
+      const stepSecs: number[] = [];
+      for (let i = 0; i < ROUNDS; i++) {
+        const r = await sampleWindow(graphs, task(graphs, rows, BigInt(i)));
+        secs.push(r.timing.seconds);
+        stepSecs.push(r.timing.seconds - r.timing.conditionSeconds - r.timing.prefillSeconds);
+      }
+      const s = median(secs);
+      batches.push({ batch: rows, tokensPerSecond: Math.round((rows * lm.nCtx) / s), windowSeconds: s, msPerStep: (median(stepSecs) / lm.nCtx) * 1000 });
+    }
+    // Interleave the two loops so drift hits both alike.
+    const bare: number[] = [];
+    const sampled: number[] = [];
+    for (let i = 0; i < ROUNDS * 2; i++) {
+      const t = task(graphs, 1, BigInt(i));
+      bare.push(await bareLoop(graphs, t));
+      const r = await sampleWindow(graphs, t);
+      sampled.push(r.timing.seconds - r.timing.conditionSeconds - r.timing.prefillSeconds);
+    }
+    const ratio = median(bare) / median(sampled);
+    levels.push({ level: lm.level, width: lm.width, layers: lm.layers, nCtx: lm.nCtx, batches, loopVsBare: { bareSeconds: median(bare), samplingSeconds: median(sampled), throughputRatio: Number(ratio.toFixed(3)), target: 0.95 } });
+  }
+  await saveResult('worker-throughput', { model: manifest.modelId, rounds: ROUNDS, levels });
+}
+
+await main();

@@ -1,0 +1,357 @@
+// The `jukebox` command line.
+import { Command, InvalidArgumentError as CommanderArgError, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, extname } from 'node:path';
+import type { ServiceError } from '@grpc/grpc-js';
+import { DEFAULT_MODEL_DIR, readModelFolder } from '../models/model-folder.js';
+import { planSong, planWork } from '../shared/plan.js';
+import { JukeboxWorker } from '../worker/worker-server.js';
+import { Coordinator } from '../coordinator/coordinator.js';
+import { CoordinatorClient, isTerminal, type JobView, type SubmitRequest } from './coordinator-client.js';
+import { ProgressDisplay } from './progress.js';
+import { startLocalCluster } from './local-cluster.js';
+import { setQuiet } from '../server/log.js';
+
+function int(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n)) throw new CommanderArgError(`${name} must be an integer`);
+    return n;
+  };
+}
+
+function num(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n)) throw new CommanderArgError(`${name} must be a number`);
+    return n;
+  };
+}
+
+/** "0.98" for every level, or "a,b,c" indexed by level (0 = bottom). */
+function perLevel(v: string): number[] {
+  return v.split(',').map((x) => {
+    const n = Number(x);
+    if (!Number.isFinite(n) || x.trim() === '') throw new CommanderArgError(`"${v}" must be a number or a comma list of numbers`);
+    return n;
+  });
+}
+
+interface JobFlags {
+  seconds: number;
+  seed: string;
+  samples: number;
+  artist: string;
+  genre: string[];
+  lyrics?: string;
+  temperature?: number[];
+  topK?: number[];
+  topP?: number[];
+  model: string;
+  wavFormat: string;
+}
+
+function addJobOptions(cmd: Command): Command {
+  return cmd
+    .requiredOption('--seconds <s>', 'song length in seconds (rounded down to the top level hop)', num('--seconds'))
+    .option('--seed <n>', 'seed: fixes every token', '0')
+    .option('--samples <k>', 'sample rows rendered together', int('--samples'), 1)
+    .option('--artist <name>', 'artist label', 'unknown')
+    .option('--genre <name...>', 'genre label(s)', [])
+    .option('--lyrics <text|@file>', 'lyrics, or @path to read them from a file')
+    .option('--temperature <t>', 'temperature, one value or per level "t0,t1,t2" (0 = bottom)', perLevel)
+    .option('--top-k <k>', 'top-k (0 = off), one value or per level', perLevel)
+    .option('--top-p <p>', 'top-p in (0,1] (1 = off), one value or per level', perLevel)
+    .addOption(new Option('--wav-format <f>', 'WAV sample format').choices(['pcm16', 'float32']).default('pcm16'));
+}
+
+function readLyrics(v: string | undefined): string {
+  if (!v) return '';
+  return v.startsWith('@') ? readFileSync(v.slice(1), 'utf8') : v;
+}
+
+function submitRequest(flags: JobFlags, modelId: string, levels: number): SubmitRequest {
+  const pick = (vals: number[] | undefined, l: number): number | undefined => (vals ? (vals.length === 1 ? vals[0] : vals[l]) : undefined);
+  for (const [name, vals] of [['--temperature', flags.temperature], ['--top-k', flags.topK], ['--top-p', flags.topP]] as const) {
+    if (vals && vals.length !== 1 && vals.length !== levels) throw new Error(`${name}: give one value or ${levels} (one per level)`);
+  }
+  return {
+    model: modelId,
+    artist: flags.artist,
+    genres: flags.genre,
+    lyrics: readLyrics(flags.lyrics),
+    durationSeconds: flags.seconds,
+    samples: flags.samples,
+    seed: flags.seed,
+    wavFormat: flags.wavFormat,
+    sampling: Array.from({ length: levels }, (_, level) => ({
+      level,
+      temperature: pick(flags.temperature, level),
+      topK: pick(flags.topK, level),
+      topP: pick(flags.topP, level),
+    })),
+  };
+}
+
+/** FILE.wav for one sample; FILE-1.wav, FILE-2.wav ... for several. */
+export function outputPaths(out: string, samples: number): string[] {
+  if (samples === 1) return [out];
+  const ext = extname(out) || '.wav';
+  const base = extname(out) ? out.slice(0, -ext.length) : out;
+  return Array.from({ length: samples }, (_, i) => `${base}-${i + 1}${ext}`);
+}
+
+async function watchWithProgress(client: CoordinatorClient, jobId: string, showProgress: boolean): Promise<JobView> {
+  const display = new ProgressDisplay();
+  let last: JobView | undefined;
+  for await (const job of client.watch(jobId)) {
+    last = job;
+    if (showProgress) display.update(job, isTerminal(job.state));
+  }
+  return last ?? client.get(jobId);
+}
+
+async function saveResults(client: CoordinatorClient, job: JobView, out: string | undefined, tokensOut: string | undefined): Promise<string[]> {
+  const written: string[] = [];
+  if (out) {
+    const paths = outputPaths(out, job.samples);
+    for (let i = 0; i < paths.length; i++) {
+      await mkdir(dirname(paths[i]), { recursive: true });
+      await writeFile(paths[i], await client.fetchAudio(job.jobId, i));
+      written.push(paths[i]);
+    }
+  }
+  if (tokensOut) {
+    const res = await client.fetchTokens(job.jobId);
+    const levels: Record<string, number[][]> = {};
+    for (const l of res.levels) levels[String(l.level)] = l.rows.map((r) => r.tokens);
+    await mkdir(dirname(tokensOut), { recursive: true });
+    await writeFile(tokensOut, JSON.stringify({ levels }));
+    written.push(tokensOut);
+  }
+  return written;
+}
+
+function describeError(err: unknown): string {
+  const e = err as Partial<ServiceError> & Error;
+  return typeof e.code === 'number' && e.details !== undefined ? e.details : e.message;
+}
+
+const program = new Command('jukebox')
+  .description('Render long songs with Jukebox-style models spread over many workers')
+  .showHelpAfterError();
+
+addJobOptions(
+  program
+    .command('render')
+    .description('render a song on this machine: an embedded coordinator and local worker processes')
+    .requiredOption('--out <file.wav>', 'output WAV (FILE-1.wav, FILE-2.wav ... with --samples > 1)')
+    .option('--workers <w>', 'local worker processes', int('--workers'), 2)
+    .option('--model <dir>', 'model folder', DEFAULT_MODEL_DIR)
+    .option('--tokens-out <file.json>', 'also write every level\'s tokens as JSON')
+    .option('--decode-chunk <tokens>', 'bottom-level tokens per decode chunk', int('--decode-chunk'), 16384)
+    .option('--quiet', 'no progress bars')
+    .option('--verbose', 'show coordinator and worker logs'),
+).action(async (flags: JobFlags & { out: string; workers: number; tokensOut?: string; decodeChunk: number; quiet?: boolean; verbose?: boolean }) => {
+  setQuiet(!flags.verbose);
+  const model = await readModelFolder(flags.model);
+  if (flags.workers < 1) throw new Error('--workers must be at least 1');
+  const req = submitRequest(flags, model.manifest.modelId, model.manifest.levels.length);
+  const t0 = performance.now();
+  const cluster = await startLocalCluster({ modelDir: model.dir, workers: flags.workers, decodeChunkTokens: flags.decodeChunk, verbose: flags.verbose });
+  const client = new CoordinatorClient(cluster.coordinator.address);
+  try {
+    const submitted = await client.submit(req);
+    const job = await watchWithProgress(client, submitted.jobId, !flags.quiet);
+    if (job.state !== 'JOB_STATE_SUCCEEDED') throw new Error(`job ${job.state.replace('JOB_STATE_', '').toLowerCase()}: ${job.error}`);
+    const written = await saveResults(client, job, flags.out, flags.tokensOut);
+    const seconds = (performance.now() - t0) / 1000;
+    const audioSeconds = job.totalSamples / job.sampleRate;
+    process.stdout.write(
+      `${JSON.stringify({ job: job.jobId, files: written, audioSeconds, wallSeconds: Number(seconds.toFixed(3)), realTimeFactor: Number((seconds / audioSeconds).toFixed(3)) })}\n`,
+    );
+  } finally {
+    client.close();
+    await cluster.close();
+  }
+});
+
+program
+  .command('plan')
+  .description('print the window plan of a song without rendering it')
+  .requiredOption('--seconds <s>', 'song length in seconds', num('--seconds'))
+  .option('--model <dir>', 'model folder', DEFAULT_MODEL_DIR)
+  .option('--json', 'JSON output (the default; kept for scripts)')
+  .action(async (flags: { seconds: number; model: string }) => {
+    const { manifest } = await readModelFolder(flags.model);
+    const plan = planSong(manifest, flags.seconds);
+    const work = planWork(plan);
+    const out = {
+      sampleRate: plan.sampleRate,
+      totalSamples: plan.totalSamples,
+      levels: plan.levels.map((lp, i) => ({
+        level: lp.level,
+        hopLength: lp.hopLength,
+        nCtx: lp.nCtx,
+        hop: lp.hop,
+        totalTokens: lp.totalTokens,
+        windows: lp.windows.map((w) => ({ start: w.start, end: w.end, newTokens: w.newTokens })),
+        work: work[i],
+      })),
+    };
+    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+  });
+
+program
+  .command('worker')
+  .description('serve model levels over gRPC')
+  .option('--model <dir>', 'model folder', DEFAULT_MODEL_DIR)
+  .option('--host <host>', 'address to bind', '0.0.0.0')
+  .option('--port <port>', 'gRPC port (0 = any free port)', int('--port'), 50052)
+  .option('--metrics-port <port>', 'Prometheus /metrics port (-1 = off)', int('--metrics-port'), -1)
+  .option('--levels <list>', 'levels to host, e.g. "0,1" (default: all)')
+  .option('--threads <n>', 'inference threads (windows at once)', int('--threads'), 1)
+  .option('--intra-op-threads <n>', 'ONNX Runtime threads per session', int('--intra-op-threads'), 1)
+  .addOption(new Option('--provider <p>', 'execution provider').choices(['cpu', 'cuda']).default('cpu'))
+  .option('--announce', 'print {"listening": address} on stdout once serving')
+  .action(
+    async (flags: { model: string; host: string; port: number; metricsPort: number; levels?: string; threads: number; intraOpThreads: number; provider: 'cpu' | 'cuda'; announce?: boolean }) => {
+      const worker = await JukeboxWorker.start({
+        modelDir: flags.model,
+        host: flags.host,
+        port: flags.port,
+        metricsPort: flags.metricsPort,
+        levels: flags.levels?.split(',').map(Number),
+        threads: flags.threads,
+        intraOpThreads: flags.intraOpThreads,
+        provider: flags.provider,
+      });
+      if (flags.announce) process.stdout.write(`${JSON.stringify({ listening: worker.address, metricsPort: worker.metricsPort })}\n`);
+      const stop = (): void => {
+        void worker.close().then(() => process.exit(0));
+      };
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+    },
+  );
+
+program
+  .command('coordinator')
+  .description('serve the coordinator over gRPC')
+  .requiredOption('--workers <list>', 'worker addresses, comma-separated host:port')
+  .option('--model <dir...>', 'model folder(s) to accept jobs for', [DEFAULT_MODEL_DIR])
+  .option('--host <host>', 'address to bind', '0.0.0.0')
+  .option('--port <port>', 'gRPC port', int('--port'), 50051)
+  .option('--metrics-port <port>', 'Prometheus /metrics port (-1 = off)', int('--metrics-port'), 9464)
+  .option('--decode-chunk <tokens>', 'bottom-level tokens per decode chunk', int('--decode-chunk'), 16384)
+  .action(async (flags: { workers: string; model: string[]; host: string; port: number; metricsPort: number; decodeChunk: number }) => {
+    const c = await Coordinator.start({
+      modelDirs: flags.model,
+      workers: flags.workers.split(',').filter(Boolean),
+      host: flags.host,
+      port: flags.port,
+      metricsPort: flags.metricsPort,
+      decodeChunkTokens: flags.decodeChunk,
+    });
+    const stop = (): void => {
+      void c.close().then(() => process.exit(0));
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+
+const COORDINATOR_FLAG = ['--coordinator <address>', 'coordinator address', process.env.JUKEBOX_COORDINATOR ?? '127.0.0.1:50051'] as const;
+
+addJobOptions(
+  program
+    .command('submit')
+    .description('submit a job to a running coordinator; prints its id')
+    .option(...COORDINATOR_FLAG)
+    .option('--model <id>', 'model id on the coordinator', 'tiny')
+    .option('--levels <n>', 'levels of the model (for per-level sampling flags)', int('--levels'), 3)
+    .option('--wait', 'watch until it ends'),
+).action(async (flags: JobFlags & { coordinator: string; levels: number; wait?: boolean }) => {
+  const client = new CoordinatorClient(flags.coordinator);
+  try {
+    const job = await client.submit(submitRequest(flags, flags.model, flags.levels));
+    process.stdout.write(`${job.jobId}\n`);
+    if (flags.wait) {
+      const end = await watchWithProgress(client, job.jobId, true);
+      if (end.state !== 'JOB_STATE_SUCCEEDED') process.exitCode = 1;
+    }
+  } finally {
+    client.close();
+  }
+});
+
+program
+  .command('watch <jobId>')
+  .description('show a job\'s progress until it ends')
+  .option(...COORDINATOR_FLAG)
+  .action(async (jobId: string, flags: { coordinator: string }) => {
+    const client = new CoordinatorClient(flags.coordinator);
+    try {
+      const job = await watchWithProgress(client, jobId, true);
+      if (job.error) process.stderr.write(`${job.error}\n`);
+      if (job.state !== 'JOB_STATE_SUCCEEDED') process.exitCode = 1;
+    } finally {
+      client.close();
+    }
+  });
+
+program
+  .command('fetch <jobId>')
+  .description('download a finished job\'s audio (and tokens)')
+  .option(...COORDINATOR_FLAG)
+  .option('--out <file.wav>', 'output WAV (FILE-1.wav ... for several samples)')
+  .option('--tokens-out <file.json>', 'write every level\'s tokens as JSON')
+  .action(async (jobId: string, flags: { coordinator: string; out?: string; tokensOut?: string }) => {
+    if (!flags.out && !flags.tokensOut) throw new Error('give --out and/or --tokens-out');
+    const client = new CoordinatorClient(flags.coordinator);
+    try {
+      const job = await client.get(jobId);
+      const written = await saveResults(client, job, flags.out, flags.tokensOut);
+      process.stdout.write(`${written.join('\n')}\n`);
+    } finally {
+      client.close();
+    }
+  });
+
+program
+  .command('cancel <jobId>')
+  .description('cancel a job')
+  .option(...COORDINATOR_FLAG)
+  .action(async (jobId: string, flags: { coordinator: string }) => {
+    const client = new CoordinatorClient(flags.coordinator);
+    try {
+      const job = await client.cancel(jobId);
+      process.stdout.write(`${job.jobId} ${job.state.replace('JOB_STATE_', '')}\n`);
+    } finally {
+      client.close();
+    }
+  });
+
+program
+  .command('list')
+  .description('list jobs')
+  .option(...COORDINATOR_FLAG)
+  .option('--json', 'JSON output')
+  .action(async (flags: { coordinator: string; json?: boolean }) => {
+    const client = new CoordinatorClient(flags.coordinator);
+    try {
+      const jobs = await client.list();
+      if (flags.json) process.stdout.write(`${JSON.stringify(jobs, null, 2)}\n`);
+      else
+        for (const j of jobs) {
+          process.stdout.write(`${j.jobId}  ${j.state.replace('JOB_STATE_', '').padEnd(9)}  ${j.model}  ${j.durationSeconds}s x${j.samples}  seed ${j.seed}\n`);
+        }
+    } finally {
+      client.close();
+    }
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  process.stderr.write(`jukebox: ${describeError(err)}\n`);
+  process.exit(1);
+});

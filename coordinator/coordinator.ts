@@ -1,0 +1,305 @@
+// The coordinator: the client-facing gRPC service, job planning, and the dispatcher that drives workers.
+import * as grpc from '@grpc/grpc-js';
+import { randomUUID } from 'node:crypto';
+import { jukeboxProto } from '../proto/index.js';
+import type { CoordinatorHandlers } from '../proto/generated/jukebox/v1/Coordinator.js';
+import type { Job } from '../proto/generated/jukebox/v1/Job.js';
+import type { SubmitJobRequest__Output } from '../proto/generated/jukebox/v1/SubmitJobRequest.js';
+import type { AudioChunk } from '../proto/generated/jukebox/v1/AudioChunk.js';
+import type { FetchAudioRequest__Output } from '../proto/generated/jukebox/v1/FetchAudioRequest.js';
+import type { JobEvent } from '../proto/generated/jukebox/v1/JobEvent.js';
+import type { WatchJobRequest__Output } from '../proto/generated/jukebox/v1/WatchJobRequest.js';
+import { createGrpcServer, listen, statusError, type GrpcServerHandle } from '../server/grpc-server.js';
+import { serveMetrics, type MetricsServer } from '../server/metrics-http.js';
+import { log } from '../server/log.js';
+import { readModelFolder, type ModelFolder } from '../models/model-folder.js';
+import { InvalidArgumentError } from '../shared/errors.js';
+import { validateJobRequest, resolveLabels } from '../shared/job-spec.js';
+import { planSong } from '../shared/plan.js';
+import { planDecodeChunks } from '../shared/decode-plan.js';
+import { LevelTokens } from '../shared/stitch.js';
+import type { JobRequest } from '../shared/types.js';
+import { Dispatcher } from './dispatcher.js';
+import { MemoryJobStore, TERMINAL_STATES, type JobRecord, type JobStore } from './job.js';
+import { CoordinatorMetrics } from './metrics.js';
+import { WorkerDirectory } from './worker-directory.js';
+
+export const COORDINATOR_SERVICE = 'jukebox.v1.Coordinator';
+
+/** Largest AudioChunk: keeps every message well under gRPC's 4 MiB default receive limit. */
+export const AUDIO_CHUNK_BYTES = 1024 * 1024;
+
+export interface CoordinatorOptions {
+  /** Model folders this coordinator accepts jobs for, by their manifest's modelId. */
+  modelDirs: string[];
+  /** Worker addresses (host:port). */
+  workers: string[];
+  /** @default '127.0.0.1' */
+  host?: string;
+  /** 0 picks a free port. @default 0 */
+  port?: number;
+  /** Port for /metrics; -1 disables it. @default -1 */
+  metricsPort?: number;
+  /** Bottom-level tokens per decode chunk (margins come on top). @default 16384 */
+  decodeChunkTokens?: number;
+  store?: JobStore;
+}
+
+/** Minimum time between two WatchJob messages for one watcher, except for the final state. */
+const WATCH_INTERVAL_MS = 100;
+
+export class Coordinator {
+  readonly metrics = new CoordinatorMetrics();
+  readonly workers = new WorkerDirectory();
+  readonly store: JobStore;
+  private readonly dispatcher: Dispatcher;
+  private readonly models = new Map<string, ModelFolder>();
+  private grpc?: GrpcServerHandle;
+  private metricsServer?: MetricsServer;
+  private closing?: Promise<void>;
+  private readonly decodeChunkTokens: number;
+
+  private constructor(private readonly options: CoordinatorOptions) {
+    this.store = options.store ?? new MemoryJobStore();
+    this.dispatcher = new Dispatcher(this.store, this.workers, this.metrics);
+    this.dispatcher.setMaxListeners(0);
+    this.decodeChunkTokens = options.decodeChunkTokens ?? 16384;
+  }
+
+  static async start(options: CoordinatorOptions): Promise<Coordinator> {
+    const c = new Coordinator(options);
+    for (const dir of options.modelDirs) {
+      const m = await readModelFolder(dir);
+      c.models.set(m.manifest.modelId, m);
+    }
+    for (const w of options.workers) c.workers.add(w);
+    await c.workers.describeAll();
+    const { server, health } = createGrpcServer(COORDINATOR_SERVICE);
+    server.addService(jukeboxProto().Coordinator.service, c.handlers());
+    const host = options.host ?? '127.0.0.1';
+    c.grpc = await listen(server, health, COORDINATOR_SERVICE, host, options.port ?? 0);
+    if ((options.metricsPort ?? -1) >= 0) c.metricsServer = await serveMetrics(c.metrics.registry, host, options.metricsPort!);
+    log('coordinator', 'listening', { address: c.grpc.address, models: [...c.models.keys()].join(','), workers: options.workers.length });
+    return c;
+  }
+
+  get address(): string {
+    return this.grpc!.address;
+  }
+
+  get metricsPort(): number | undefined {
+    return this.metricsServer?.port;
+  }
+
+  /** Validates and plans a job, then hands it to the dispatcher. Throws InvalidArgumentError on bad input. */
+  submit(req: JobRequest, wavFormat: string): JobRecord {
+    const model = this.models.get(req.model);
+    if (!model) {
+      throw new InvalidArgumentError('model', `model: unknown model "${req.model}"; this coordinator serves ${[...this.models.keys()].join(', ')}`);
+    }
+    if (wavFormat !== '' && wavFormat !== 'pcm16' && wavFormat !== 'float32') {
+      throw new InvalidArgumentError('wav_format', `wav_format: must be "pcm16" or "float32", got "${wavFormat}"`);
+    }
+    const { manifest } = model;
+    const spec = validateJobRequest(req, manifest);
+    const plan = planSong(manifest, spec.durationSeconds);
+    const decodeChunks = planDecodeChunks(plan.levels[0].totalTokens, this.decodeChunkTokens, manifest.vqvae.decoders[0].marginTokens);
+    const job: JobRecord = {
+      id: `job-${randomUUID()}`,
+      spec,
+      modelHash: model.hash,
+      wavFormat: wavFormat === 'float32' ? 'float32' : 'pcm16',
+      plan,
+      state: 'QUEUED',
+      createdAtMs: Date.now(),
+      tokens: plan.levels.map((lp) => new LevelTokens(spec.samples, lp.totalTokens)),
+      levels: plan.levels.map(() => ({ windowsDone: 0, running: false, tokensDone: 0 })),
+      timing: plan.levels.map(() => ({ newTokensDone: 0 })),
+      partialTokens: plan.levels.map(() => 0),
+      decodeChunks,
+      decode: { done: decodeChunks.map(() => false), running: decodeChunks.map(() => false) },
+      decodedChunks: decodeChunks.map(() => undefined),
+      audio: [],
+      attempts: new Map(),
+    };
+    this.dispatcher.add(job, { manifest, labels: resolveLabels(spec, manifest) });
+    log('coordinator', 'job submitted', { job: job.id, model: req.model, seconds: spec.durationSeconds, samples: spec.samples });
+    return job;
+  }
+
+  toProto(job: JobRecord): Job {
+    const now = performance.now();
+    return {
+      jobId: job.id,
+      state: `JOB_STATE_${job.state}`,
+      model: job.spec.model,
+      durationSeconds: job.spec.durationSeconds,
+      samples: job.spec.samples,
+      seed: job.spec.seed.toString(),
+      sampleRate: job.plan.sampleRate,
+      totalSamples: job.plan.totalSamples,
+      levels: job.plan.levels.map((lp, l) => {
+        const t = job.timing[l];
+        const tokensTotal = lp.windows.reduce((s, w) => s + w.newTokens, 0);
+        const tokensDone = t.newTokensDone + job.partialTokens[l];
+        const elapsed = t.firstStartMs === undefined ? 0 : ((job.levels[l].windowsDone >= lp.windows.length ? t.lastEndMs! : now) - t.firstStartMs) / 1000;
+        return {
+          level: l,
+          windowsDone: job.levels[l].windowsDone,
+          windowsTotal: lp.windows.length,
+          tokensDone,
+          tokensTotal,
+          tokensPerSecond: elapsed > 0 ? tokensDone / elapsed : 0,
+        };
+      }),
+      error: job.error ?? '',
+      createdAtMs: job.createdAtMs,
+      finishedAtMs: job.finishedAtMs ?? 0,
+      decodeChunksDone: job.decode.done.filter(Boolean).length,
+      decodeChunksTotal: job.decodeChunks.length,
+    };
+  }
+
+  private findJob(id: string): JobRecord | grpc.ServiceError {
+    if (!id) return statusError(grpc.status.INVALID_ARGUMENT, 'job_id: required');
+    return this.store.get(id) ?? statusError(grpc.status.NOT_FOUND, `job_id: no job "${id}"`);
+  }
+
+  private handlers(): CoordinatorHandlers {
+    return {
+      SubmitJob: (call: grpc.ServerUnaryCall<SubmitJobRequest__Output, Job>, callback) => {
+        const r = call.request;
+        try {
+          const job = this.submit(
+            {
+              model: r.model,
+              artist: r.artist,
+              genres: r.genres,
+              lyrics: r.lyrics,
+              durationSeconds: r.durationSeconds,
+              samples: r.samples,
+              seed: r.seed,
+              sampling: r.sampling.map((s) => ({ level: s.level, temperature: s.temperature, topK: s.topK, topP: s.topP })),
+            },
+            r.wavFormat,
+          );
+          callback(null, this.toProto(job));
+        } catch (err) {
+          if (err instanceof InvalidArgumentError) callback(statusError(grpc.status.INVALID_ARGUMENT, err.message));
+          else callback(statusError(grpc.status.INTERNAL, (err as Error).message));
+        }
+      },
+
+      GetJob: (call, callback) => {
+        const job = this.findJob(call.request.jobId);
+        if (job instanceof Error) return callback(job);
+        callback(null, this.toProto(job));
+      },
+
+      ListJobs: (_call, callback) => {
+        callback(null, { jobs: this.store.list().map((j) => this.toProto(j)) });
+      },
+
+      CancelJob: (call, callback) => {
+        const job = this.findJob(call.request.jobId);
+        if (job instanceof Error) return callback(job);
+        this.dispatcher.cancel(job);
+        callback(null, this.toProto(job));
+      },
+
+      WatchJob: (call: grpc.ServerWritableStream<WatchJobRequest__Output, JobEvent>) => {
+        const job = this.findJob(call.request.jobId);
+        if (job instanceof Error) {
+          call.emit('error', job);
+          return;
+        }
+        let last = 0;
+        let timer: NodeJS.Timeout | undefined;
+        const send = (): void => {
+          timer = undefined;
+          last = performance.now();
+          call.write({ job: this.toProto(job) });
+          if (TERMINAL_STATES.has(job.state)) {
+            stop();
+            call.end();
+          }
+        };
+        const onUpdate = (j: JobRecord): void => {
+          if (j !== job || timer) return;
+          const wait = TERMINAL_STATES.has(job.state) ? 0 : Math.max(0, WATCH_INTERVAL_MS - (performance.now() - last));
+          timer = setTimeout(send, wait);
+        };
+        const stop = (): void => {
+          if (timer) clearTimeout(timer);
+          this.dispatcher.off('update', onUpdate);
+        };
+        call.on('cancelled', stop);
+        this.dispatcher.on('update', onUpdate);
+        send();
+      },
+
+      FetchAudio: (call: grpc.ServerWritableStream<FetchAudioRequest__Output, AudioChunk>) => {
+        const job = this.findJob(call.request.jobId);
+        if (job instanceof Error) {
+          call.emit('error', job);
+          return;
+        }
+        if (job.state !== 'SUCCEEDED') {
+          call.emit('error', statusError(grpc.status.FAILED_PRECONDITION, `job ${job.id} is ${job.state}; audio exists once it has SUCCEEDED`));
+          return;
+        }
+        const sample = call.request.sample;
+        if (!Number.isInteger(sample) || sample < 0 || sample >= job.audio.length) {
+          call.emit('error', statusError(grpc.status.INVALID_ARGUMENT, `sample: must be 0..${job.audio.length - 1}, got ${sample}`));
+          return;
+        }
+        void streamBytes(call, job.audio[sample]);
+      },
+
+      FetchTokens: (call, callback) => {
+        const job = this.findJob(call.request.jobId);
+        if (job instanceof Error) return callback(job);
+        callback(null, {
+          levels: job.tokens.map((t, level) => ({
+            level,
+            rows: t.window(0, t.length).map((r) => ({ tokens: Array.from(r) })),
+          })),
+        });
+      },
+    };
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.dispatcher.close();
+      try {
+        await this.grpc?.close();
+      } catch (err) {
+        log('coordinator', 'grpc shutdown failed', { error: (err as Error).message });
+      }
+      try {
+        await this.metricsServer?.close();
+      } catch (err) {
+        log('coordinator', 'metrics shutdown failed', { error: (err as Error).message });
+      }
+      this.workers.close();
+    })();
+    return this.closing;
+  }
+}
+
+/** Writes bytes in chunks of at most AUDIO_CHUNK_BYTES, waiting on 'drain' and giving up if the client goes. */
+async function streamBytes(call: grpc.ServerWritableStream<FetchAudioRequest__Output, AudioChunk>, bytes: Uint8Array): Promise<void> {
+  let cancelled = false;
+  call.on('cancelled', () => (cancelled = true));
+  for (let offset = 0; offset < bytes.length && !cancelled; offset += AUDIO_CHUNK_BYTES) {
+    const data = Buffer.from(bytes.buffer, bytes.byteOffset + offset, Math.min(AUDIO_CHUNK_BYTES, bytes.length - offset));
+    if (!call.write({ data, offset, totalBytes: bytes.length })) {
+      await new Promise<void>((resolve) => {
+        call.once('drain', resolve);
+        call.once('cancelled', resolve);
+      });
+    }
+  }
+  if (!cancelled) call.end();
+}

@@ -1,0 +1,82 @@
+// A job's record and its lifecycle as an explicit state machine.
+import type { JobSpec, SongPlan } from '../shared/types.js';
+import type { DecodeChunk } from '../shared/decode-plan.js';
+import { LevelTokens } from '../shared/stitch.js';
+import type { DecodeProgressState, LevelProgressState } from './scheduler.js';
+
+export type JobState = 'QUEUED' | 'RUNNING' | 'DECODING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
+
+export const TERMINAL_STATES: ReadonlySet<JobState> = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
+
+const TRANSITIONS: Record<JobState, JobState[]> = {
+  QUEUED: ['RUNNING', 'FAILED', 'CANCELLED'],
+  RUNNING: ['DECODING', 'FAILED', 'CANCELLED'],
+  DECODING: ['SUCCEEDED', 'FAILED', 'CANCELLED'],
+  SUCCEEDED: [],
+  FAILED: [],
+  CANCELLED: [],
+};
+
+export class IllegalTransitionError extends Error {
+  override name = 'IllegalTransitionError';
+}
+
+/** Pure: the next state, or an error for a move the lifecycle does not allow. */
+export function transition(from: JobState, to: JobState): JobState {
+  if (!TRANSITIONS[from].includes(to)) throw new IllegalTransitionError(`job cannot go from ${from} to ${to}`);
+  return to;
+}
+
+export interface LevelTiming {
+  /** performance.now() when the level's first window started; undefined before. */
+  firstStartMs?: number;
+  lastEndMs?: number;
+  /** New tokens per row finished. */
+  newTokensDone: number;
+}
+
+export interface JobRecord {
+  id: string;
+  spec: JobSpec;
+  modelHash: string;
+  wavFormat: 'pcm16' | 'float32';
+  plan: SongPlan;
+  state: JobState;
+  error?: string;
+  createdAtMs: number;
+  finishedAtMs?: number;
+  /** Index = level. */
+  tokens: LevelTokens[];
+  levels: LevelProgressState[];
+  timing: LevelTiming[];
+  /** Tokens streamed by a running window but not yet stitched, per level (progress display only). */
+  partialTokens: number[];
+  decodeChunks: DecodeChunk[];
+  decode: DecodeProgressState;
+  /** Decoded audio of each chunk per row: [chunk][row]. */
+  decodedChunks: (Float32Array[] | undefined)[];
+  /** WAV bytes per sample row once SUCCEEDED. */
+  audio: Uint8Array[];
+  /** Attempts per task key, for retries. */
+  attempts: Map<string, number>;
+}
+
+/** Where job records live. In memory here; a durable store implements the same seam. */
+export interface JobStore {
+  put(job: JobRecord): void;
+  get(id: string): JobRecord | undefined;
+  list(): JobRecord[];
+}
+
+export class MemoryJobStore implements JobStore {
+  private readonly jobs = new Map<string, JobRecord>();
+  put(job: JobRecord): void {
+    this.jobs.set(job.id, job);
+  }
+  get(id: string): JobRecord | undefined {
+    return this.jobs.get(id);
+  }
+  list(): JobRecord[] {
+    return [...this.jobs.values()];
+  }
+}

@@ -1,0 +1,10 @@
+// Original file: proto/jukebox/v1/coordinator.proto
+
+
+export interface CancelJobRequest {
+  'jobId'?: (string);
+}
+
+export interface CancelJobRequest__Output {
+  'jobId': (string);
+}

@@ -1,0 +1,20 @@
+// Original file: proto/jukebox/v1/worker.proto
+
+
+export interface DescribeResponse {
+  'workerId'?: (string);
+  'modelId'?: (string);
+  'modelHash'?: (string);
+  'levels'?: (number)[];
+  'capacity'?: (number);
+  'executionProvider'?: (string);
+}
+
+export interface DescribeResponse__Output {
+  'workerId': (string);
+  'modelId': (string);
+  'modelHash': (string);
+  'levels': (number)[];
+  'capacity': (number);
+  'executionProvider': (string);
+}

@@ -1,0 +1,12 @@
+// Original file: proto/jukebox/v1/coordinator.proto
+
+
+export interface FetchAudioRequest {
+  'jobId'?: (string);
+  'sample'?: (number);
+}
+
+export interface FetchAudioRequest__Output {
+  'jobId': (string);
+  'sample': (number);
+}

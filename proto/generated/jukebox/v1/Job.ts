@@ -1,0 +1,39 @@
+// Original file: proto/jukebox/v1/coordinator.proto
+
+import type { JobState as _jukebox_v1_JobState, JobState__Output as _jukebox_v1_JobState__Output } from '../../jukebox/v1/JobState';
+import type { LevelProgress as _jukebox_v1_LevelProgress, LevelProgress__Output as _jukebox_v1_LevelProgress__Output } from '../../jukebox/v1/LevelProgress';
+import type { Long } from '@grpc/proto-loader';
+
+export interface Job {
+  'jobId'?: (string);
+  'state'?: (_jukebox_v1_JobState);
+  'model'?: (string);
+  'durationSeconds'?: (number | string);
+  'samples'?: (number);
+  'seed'?: (string);
+  'sampleRate'?: (number);
+  'totalSamples'?: (number | string | Long);
+  'levels'?: (_jukebox_v1_LevelProgress)[];
+  'error'?: (string);
+  'createdAtMs'?: (number | string | Long);
+  'finishedAtMs'?: (number | string | Long);
+  'decodeChunksDone'?: (number);
+  'decodeChunksTotal'?: (number);
+}
+
+export interface Job__Output {
+  'jobId': (string);
+  'state': (_jukebox_v1_JobState__Output);
+  'model': (string);
+  'durationSeconds': (number);
+  'samples': (number);
+  'seed': (string);
+  'sampleRate': (number);
+  'totalSamples': (number);
+  'levels': (_jukebox_v1_LevelProgress__Output)[];
+  'error': (string);
+  'createdAtMs': (number);
+  'finishedAtMs': (number);
+  'decodeChunksDone': (number);
+  'decodeChunksTotal': (number);
+}

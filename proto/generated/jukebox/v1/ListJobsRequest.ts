@@ -1,0 +1,8 @@
+// Original file: proto/jukebox/v1/coordinator.proto
+
+
+export interface ListJobsRequest {
+}
+
+export interface ListJobsRequest__Output {
+}

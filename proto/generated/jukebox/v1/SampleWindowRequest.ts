@@ -1,0 +1,37 @@
+// Original file: proto/jukebox/v1/worker.proto
+
+import type { TokenRow as _jukebox_v1_TokenRow, TokenRow__Output as _jukebox_v1_TokenRow__Output } from '../../jukebox/v1/TokenRow';
+
+export interface SampleWindowRequest {
+  'jobId'?: (string);
+  'modelHash'?: (string);
+  'level'?: (number);
+  'windowIndex'?: (number);
+  'start'?: (number);
+  'context'?: (_jukebox_v1_TokenRow)[];
+  'newTokens'?: (number);
+  'upper'?: (_jukebox_v1_TokenRow)[];
+  'labels'?: (_jukebox_v1_TokenRow)[];
+  'seed'?: (string);
+  'temperature'?: (number | string);
+  'topK'?: (number);
+  'topP'?: (number | string);
+  'sampleIds'?: (number)[];
+}
+
+export interface SampleWindowRequest__Output {
+  'jobId': (string);
+  'modelHash': (string);
+  'level': (number);
+  'windowIndex': (number);
+  'start': (number);
+  'context': (_jukebox_v1_TokenRow__Output)[];
+  'newTokens': (number);
+  'upper': (_jukebox_v1_TokenRow__Output)[];
+  'labels': (_jukebox_v1_TokenRow__Output)[];
+  'seed': (string);
+  'temperature': (number);
+  'topK': (number);
+  'topP': (number);
+  'sampleIds': (number)[];
+}

@@ -1,0 +1,153 @@
+// The window plan of a song: exactly Jukebox's sample.py (get_starts, sample_level, sample_single_window,
+// sample_partial_window, get_z_conds), computed up front so a scheduler can hand windows to workers.
+import { InvalidArgumentError } from './errors.js';
+import type { LevelManifest, LevelPlan, Manifest, SongPlan, WindowPlan } from './types.js';
+
+type PlanManifest = Pick<Manifest, 'sampleRate' | 'levels'>;
+
+/**
+ * Jukebox's get_starts: 0, hop, 2·hop, … while start < total - nCtx + hop; a start whose window reaches the end is
+ * moved back to total - nCtx so the last window keeps a full context. A level shorter than nCtx gets the single
+ * start 0 (Jukebox's sample_partial_window, only legal at the top).
+ */
+export function getStarts(totalTokens: number, nCtx: number, hop: number): number[] {
+  for (const [name, v] of [['totalTokens', totalTokens], ['nCtx', nCtx], ['hop', hop]] as const) {
+    if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`getStarts: ${name} must be a positive integer, got ${v}`);
+  }
+  if (totalTokens < nCtx) return [0];
+  const starts: number[] = [];
+  for (let start = 0; start < totalTokens - nCtx + hop; start += hop) {
+    starts.push(start + nCtx >= totalTokens ? totalTokens - nCtx : start);
+  }
+  return starts;
+}
+
+/** floor(hopFraction · nCtx), as Jukebox's int(hop_fraction[level] · n_ctx). */
+export function levelHop(level: Pick<LevelManifest, 'hopFraction' | 'nCtx'>): number {
+  return Math.floor(level.hopFraction * level.nCtx);
+}
+
+function topHopLength(manifest: PlanManifest): number {
+  return manifest.levels[manifest.levels.length - 1].hopLength;
+}
+
+/** The requested length in samples, rounded down to whole top-level tokens (Jukebox rounds to 128). */
+export function songSamples(manifest: PlanManifest, seconds: number): number {
+  const topHop = topHopLength(manifest);
+  return Math.floor(Math.floor(seconds * manifest.sampleRate) / topHop) * topHop;
+}
+
+/**
+ * Shortest song in samples: every level below the top needs one full window (Jukebox asserts this before
+ * upsampling), the top needs one token, and the timing conditioner needs total_length >= minDurationSeconds · sr.
+ */
+export function minimumTotalSamples(manifest: PlanManifest & { labels?: Pick<Manifest['labels'], 'minDurationSeconds'> }): number {
+  const topHop = topHopLength(manifest);
+  let need = topHop;
+  for (const l of manifest.levels.slice(0, -1)) need = Math.max(need, l.nCtx * l.hopLength);
+  let samples = Math.ceil(need / topHop) * topHop;
+  if (manifest.labels !== undefined) {
+    // Compare as Jukebox does (int samples against the float min_duration · sr), stepping whole top tokens.
+    const floor = manifest.labels.minDurationSeconds * manifest.sampleRate;
+    while (samples < floor) samples += Math.max(topHop, Math.floor((floor - samples) / topHop) * topHop);
+  }
+  return samples;
+}
+
+function nextDouble(x: number, up: boolean): number {
+  const f = new Float64Array([x]);
+  const b = new BigInt64Array(f.buffer);
+  b[0] += up ? 1n : -1n; // x > 0: neighbouring bit patterns are the neighbouring doubles
+  return f[0];
+}
+
+/** The smallest duration_seconds that plans: floor(seconds · sampleRate) reaches minimumTotalSamples. */
+export function minimumDurationSeconds(manifest: PlanManifest & { labels?: Pick<Manifest['labels'], 'minDurationSeconds'> }): number {
+  const samples = minimumTotalSamples(manifest);
+  const sr = manifest.sampleRate;
+  let s = samples / sr;
+  while (Math.floor(s * sr) < samples) s = nextDouble(s, true);
+  while (Math.floor(nextDouble(s, false) * sr) >= samples) s = nextDouble(s, false);
+  return s;
+}
+
+/** A duration for messages, rounded up to the millisecond so that typing it back in is accepted. */
+export function formatSecondsUp(seconds: number): string {
+  let ms = Math.ceil(seconds * 1000);
+  if ((ms - 1) / 1000 >= seconds) ms -= 1; // seconds · 1000 rounded up past a whole millisecond
+  return `${ms / 1000} s`;
+}
+
+function planLevel(manifest: PlanManifest, index: number, totalSamples: number): LevelPlan {
+  const lm = manifest.levels[index];
+  const top = index === manifest.levels.length - 1;
+  const totalTokens = totalSamples / lm.hopLength;
+  const hop = levelHop(lm);
+  if (!top && totalTokens < lm.nCtx) {
+    throw new InvalidArgumentError(
+      'duration_seconds',
+      `duration_seconds gives ${totalSamples / manifest.sampleRate} s, too short for level ${index}, which needs one full ` +
+        `window of ${lm.nCtx} tokens: use at least ${formatSecondsUp(minimumDurationSeconds(manifest))}`,
+    );
+  }
+  const r = top ? 0 : manifest.levels[index + 1].hopLength / lm.hopLength;
+  const windows: WindowPlan[] = [];
+  let covered = 0; // tokens sampled by earlier windows: [0, covered)
+  for (const start of getStarts(totalTokens, lm.nCtx, hop)) {
+    const end = Math.min(start + lm.nCtx, totalTokens);
+    const contextTokens = Math.max(0, Math.min(covered, end) - start);
+    const newTokens = end - start - contextTokens;
+    if (newTokens <= 0) continue; // sample_single_window returns early: nothing new to sample
+    let upperStart = 0;
+    let upperEnd = 0;
+    if (!top) {
+      // get_z_conds: the upper tokens [start/r, (start+nCtx)/r) must be whole tokens and exist.
+      if (start % r !== 0 || (start + lm.nCtx) % r !== 0) {
+        throw new Error(`level ${index} window [${start}, ${start + lm.nCtx}) does not align with the hop ratio ${r}`);
+      }
+      upperStart = start / r;
+      upperEnd = (start + lm.nCtx) / r;
+      if (upperEnd > totalSamples / manifest.levels[index + 1].hopLength) {
+        throw new Error(`level ${index} window [${start}, ${end}) needs upper tokens past the song's end`);
+      }
+    }
+    windows.push({ index: windows.length, start, end, contextTokens, newTokens, upperStart, upperEnd });
+    covered = Math.max(covered, end);
+  }
+  return { level: index, hopLength: lm.hopLength, nCtx: lm.nCtx, hop, totalTokens, windows };
+}
+
+/** Plans every level of a song of `seconds` seconds. Throws InvalidArgumentError("duration_seconds") when it cannot. */
+export function planSong(manifest: PlanManifest, seconds: number): SongPlan {
+  if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0) {
+    throw new InvalidArgumentError('duration_seconds', `duration_seconds must be a finite number of seconds > 0, got ${seconds}`);
+  }
+  const totalSamples = songSamples(manifest, seconds);
+  if (totalSamples <= 0) {
+    throw new InvalidArgumentError(
+      'duration_seconds',
+      `duration_seconds ${seconds} is shorter than one top-level token; use at least ${formatSecondsUp(minimumDurationSeconds(manifest))}`,
+    );
+  }
+  const levels = manifest.levels.map((_, i) => planLevel(manifest, i, totalSamples));
+  return { sampleRate: manifest.sampleRate, totalSamples, levels };
+}
+
+export interface LevelWork {
+  level: number;
+  windows: number;
+  /** Tokens sampled one step at a time (sum of newTokens). */
+  newTokens: number;
+  /** Tokens pushed through prefill to prime windows (sum of contextTokens). */
+  prefillTokens: number;
+}
+
+/** Work per level, index = level: what a progress bar or an ETA needs. */
+export function planWork(plan: SongPlan): LevelWork[] {
+  return plan.levels.map((lp) => ({
+    level: lp.level,
+    windows: lp.windows.length,
+    newTokens: lp.windows.reduce((n, w) => n + w.newTokens, 0),
+    prefillTokens: lp.windows.reduce((n, w) => n + w.contextTokens, 0),
+  }));
+}

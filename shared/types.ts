@@ -1,0 +1,117 @@
+// Types shared by coordinator, worker and client. Pure data: no I/O here.
+
+export type LyricsKind = 'none' | 'encoder' | 'prefix';
+
+export interface GraphFile {
+  file: string;
+  sha256: string;
+}
+
+export interface LevelConditioning {
+  labels: boolean;
+  timing: boolean;
+  lyrics: LyricsKind;
+  /** Lyric characters per window in the label vector (0 when lyrics is 'none'). */
+  lyricTokens: number;
+  upper: boolean;
+}
+
+export interface LevelManifest {
+  level: number;
+  hopLength: number;
+  nCtx: number;
+  hopFraction: number;
+  codebookSize: number;
+  width: number;
+  layers: number;
+  heads: number;
+  prefillChunk: number;
+  conditioning: LevelConditioning;
+  labelLength: number;
+  vocabOffset: number;
+  graphs: { conditioner: GraphFile; step: GraphFile };
+}
+
+export interface DecoderManifest extends GraphFile {
+  level: number;
+  marginTokens: number;
+}
+
+export interface LabelsManifest {
+  version: 'v2' | 'v3';
+  artists: Record<string, number>;
+  genres: Record<string, number>;
+  maxGenreWords: number;
+  minDurationSeconds: number;
+  maxDurationSeconds: number;
+}
+
+export interface LyricsManifest {
+  vocab: string;
+  maxChars: number;
+}
+
+export interface Manifest {
+  contractVersion: number;
+  modelId: string;
+  sampleRate: number;
+  labels: LabelsManifest;
+  lyrics?: LyricsManifest;
+  /** Index = level, 0 = bottom. */
+  levels: LevelManifest[];
+  vqvae: { decoders: DecoderManifest[] };
+}
+
+/** Sampling filters for one level. topK 0 and topP 1 mean "off". */
+export interface SamplingParams {
+  temperature: number;
+  topK: number;
+  topP: number;
+}
+
+export interface WindowPlan {
+  /** Index of the window within its level. */
+  index: number;
+  /** First token of the window, in level tokens. */
+  start: number;
+  /** One past the last token of the window. */
+  end: number;
+  /** Tokens already sampled that prime the window (end - start - newTokens). */
+  contextTokens: number;
+  /** Tokens this window adds. */
+  newTokens: number;
+  /** Upper-level span [upperStart, upperEnd) that conditions it (lower levels only; else 0,0). */
+  upperStart: number;
+  upperEnd: number;
+}
+
+export interface LevelPlan {
+  level: number;
+  hopLength: number;
+  nCtx: number;
+  /** floor(hopFraction * nCtx). */
+  hop: number;
+  totalTokens: number;
+  windows: WindowPlan[];
+}
+
+export interface SongPlan {
+  sampleRate: number;
+  /** Song length in samples: requested length rounded down to a multiple of the top hop. */
+  totalSamples: number;
+  /** Index = level, 0 = bottom. */
+  levels: LevelPlan[];
+}
+
+/** What a user asks for; validated by shared/job-spec.ts. */
+export interface JobSpec {
+  model: string;
+  artist: string;
+  genres: string[];
+  lyrics: string;
+  durationSeconds: number;
+  samples: number;
+  seed: bigint;
+  /** Index = level; missing levels take the defaults. */
+  sampling: SamplingParams[];
+}

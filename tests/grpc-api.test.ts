@@ -1,0 +1,128 @@
+// The gRPC surface against real servers on loopback: validation, statuses, streaming, cancellation.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as grpc from '@grpc/grpc-js';
+import { Coordinator } from '../coordinator/coordinator.js';
+import { JukeboxWorker } from '../worker/worker-server.js';
+import { CoordinatorClient, type SubmitRequest } from '../client/coordinator-client.js';
+import { DEFAULT_MODEL_DIR } from '../models/model-folder.js';
+import { CHANNEL_OPTIONS, jukeboxProto } from '../proto/index.js';
+import type { WorkerClient } from '../proto/generated/jukebox/v1/Worker.js';
+import { setQuiet } from '../server/log.js';
+
+setQuiet(true);
+
+let worker: JukeboxWorker;
+let coordinator: Coordinator;
+let client: CoordinatorClient;
+
+before(async () => {
+  worker = await JukeboxWorker.start({ modelDir: DEFAULT_MODEL_DIR, port: 0, metricsPort: 0 });
+  coordinator = await Coordinator.start({ modelDirs: [DEFAULT_MODEL_DIR], workers: [worker.address], metricsPort: 0 });
+  client = new CoordinatorClient(coordinator.address);
+});
+
+after(async () => {
+  client.close();
+  await coordinator.close();
+  await worker.close();
+});
+
+const good: SubmitRequest = { model: 'tiny', artist: 'tiny_ensemble', genres: ['rock'], lyrics: 'hello', durationSeconds: 2, samples: 1, seed: '9', sampling: [] };
+
+async function expectStatus(req: Partial<SubmitRequest>, code: grpc.status, field: RegExp): Promise<void> {
+  await assert.rejects(client.submit({ ...good, ...req }), (err: grpc.ServiceError) => {
+    assert.equal(err.code, code, `${JSON.stringify(req)} -> ${grpc.status[err.code]} ${err.details}`);
+    assert.match(err.details, field);
+    return true;
+  });
+}
+
+test('SubmitJob rejects bad requests with INVALID_ARGUMENT naming the field', async () => {
+  const I = grpc.status.INVALID_ARGUMENT;
+  await expectStatus({ durationSeconds: 0 }, I, /duration_seconds/);
+  await expectStatus({ durationSeconds: -5 }, I, /duration_seconds/);
+  await expectStatus({ durationSeconds: 100_000 }, I, /duration_seconds/);
+  await expectStatus({ artist: 'no such artist at all' }, I, /artist/);
+  await expectStatus({ genres: ['polka-techno-nonsense'] }, I, /genre/);
+  await expectStatus({ lyrics: 'x'.repeat(100_000) }, I, /lyrics/);
+  await expectStatus({ sampling: [{ level: 2, temperature: 0 }] }, I, /temperature/);
+  await expectStatus({ sampling: [{ level: 0, temperature: -1 }] }, I, /temperature/);
+  await expectStatus({ sampling: [{ level: 1, topP: 0 }] }, I, /top_p/);
+  await expectStatus({ sampling: [{ level: 1, topP: 1.5 }] }, I, /top_p/);
+  await expectStatus({ samples: 0 }, I, /samples/);
+  await expectStatus({ samples: -2 }, I, /samples/);
+  await expectStatus({ model: 'gpt-17' }, I, /model/);
+  await expectStatus({ seed: 'banana' }, I, /seed/);
+  // Nothing was created by the rejected requests.
+  assert.equal((await client.list()).length, 0);
+});
+
+test('GetJob, WatchJob, FetchAudio and CancelJob answer unknown ids with NOT_FOUND', async () => {
+  await assert.rejects(client.get('job-nope'), (e: grpc.ServiceError) => e.code === grpc.status.NOT_FOUND);
+  await assert.rejects(client.cancel('job-nope'), (e: grpc.ServiceError) => e.code === grpc.status.NOT_FOUND);
+  await assert.rejects(client.fetchAudio('job-nope', 0), (e: grpc.ServiceError) => e.code === grpc.status.NOT_FOUND);
+  await assert.rejects(
+    (async () => {
+      for await (const _ of client.watch('job-nope')) void _;
+    })(),
+    (e: grpc.ServiceError) => e.code === grpc.status.NOT_FOUND,
+  );
+});
+
+test('a job runs to SUCCEEDED, streams progress per level, and serves audio in <= 1 MiB chunks', async () => {
+  const job = await client.submit({ ...good, durationSeconds: 2 });
+  assert.equal(job.state, 'JOB_STATE_QUEUED');
+  const states: string[] = [];
+  let sawPartial = false;
+  for await (const j of client.watch(job.jobId)) {
+    states.push(j.state);
+    if (j.levels.some((l) => l.windowsDone > 0 && l.windowsDone < l.windowsTotal)) sawPartial = true;
+  }
+  assert.equal(states.at(-1), 'JOB_STATE_SUCCEEDED');
+  assert.ok(sawPartial, 'saw levels part-way done');
+  const done = await client.get(job.jobId);
+  assert.ok(done.levels.every((l) => l.windowsDone === l.windowsTotal && l.tokensDone === l.tokensTotal && l.tokensPerSecond > 0));
+  const wav = await client.fetchAudio(job.jobId, 0);
+  assert.equal(wav.subarray(0, 4).toString(), 'RIFF');
+  assert.equal(wav.length, 44 + done.totalSamples * 2);
+  await assert.rejects(client.fetchAudio(job.jobId, 1), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT && /sample/.test(e.details));
+  const metrics = await (await fetch(`http://127.0.0.1:${coordinator.metricsPort}/metrics`)).text();
+  assert.match(metrics, /jukebox_tokens_sampled_total\{level="0"\} \d+/);
+  assert.match(metrics, /jukebox_window_duration_seconds_bucket/);
+  assert.match(metrics, /jukebox_jobs\{state="SUCCEEDED"\} 1/);
+  const wm = await (await fetch(`http://127.0.0.1:${worker.metricsPort}/metrics`)).text();
+  assert.match(wm, /jukebox_worker_tokens_sampled_total\{level="2"\} \d+/);
+});
+
+test('CancelJob stops a running job; audio is then FAILED_PRECONDITION', async () => {
+  const job = await client.submit({ ...good, durationSeconds: 30 });
+  for await (const j of client.watch(job.jobId)) {
+    if (j.levels.some((l) => l.windowsDone > 0)) break;
+  }
+  const cancelled = await client.cancel(job.jobId);
+  assert.equal(cancelled.state, 'JOB_STATE_CANCELLED');
+  await assert.rejects(client.fetchAudio(job.jobId, 0), (e: grpc.ServiceError) => e.code === grpc.status.FAILED_PRECONDITION);
+});
+
+test('a worker refuses a model hash it does not hold with FAILED_PRECONDITION', async () => {
+  const Client = jukeboxProto().Worker;
+  const wc = new Client(worker.address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS) as WorkerClient;
+  try {
+    const info = await new Promise<{ modelHash: string; levels: number[] }>((resolve, reject) =>
+      wc.Describe({}, (err, res) => (err ? reject(err) : resolve(res!))),
+    );
+    assert.equal(info.levels.length, 3);
+    const call = wc.SampleWindow({ modelHash: 'f'.repeat(64), level: 2, labels: [{ tokens: [] }], sampleIds: [0], newTokens: 1, seed: '1', temperature: 1, topP: 1 });
+    await assert.rejects(
+      (async () => {
+        for await (const _ of call) void _;
+      })(),
+      (e: grpc.ServiceError) => e.code === grpc.status.FAILED_PRECONDITION && /hash/.test(e.details),
+    );
+    const decode = new Promise((resolve, reject) => wc.Decode({ modelHash: 'f'.repeat(64), level: 0, rows: [{ tokens: [1, 2] }] }, (e, r) => (e ? reject(e) : resolve(r))));
+    await assert.rejects(decode, (e: grpc.ServiceError) => e.code === grpc.status.FAILED_PRECONDITION);
+  } finally {
+    wc.close();
+  }
+});

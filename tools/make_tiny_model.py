@@ -1,0 +1,43 @@
+#!/usr/bin/env python3
+"""Builds the small random-initialised Jukebox-shaped model and exports it to ONNX.
+
+    /usr/bin/python3 tools/make_tiny_model.py [--config tools/configs/tiny.json] [--out models/tiny]
+        [--fixture tests/fixtures/tiny-reference.json | --no-fixture]
+
+Deterministic: the same config gives byte-identical files.
+"""
+import argparse
+import json
+import os
+import sys
+import warnings
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True  # keep __pycache__ out of the work tree
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--config', default=os.path.join(HERE, 'configs', 'tiny.json'))
+    ap.add_argument('--out', default=os.path.join(ROOT, 'models', 'tiny'))
+    ap.add_argument('--fixture', default=os.path.join(ROOT, 'tests', 'fixtures', 'tiny-reference.json'))
+    ap.add_argument('--no-fixture', action='store_true', help='do not write the PyTorch reference fixture')
+    args = ap.parse_args()
+
+    import torch
+    from jukebox_model.export import make_model
+
+    torch.set_num_threads(1)  # deterministic float reductions for the fixture
+    warnings.filterwarnings('ignore', category=torch.jit.TracerWarning)
+    warnings.filterwarnings('ignore', category=UserWarning, module='torch.onnx')
+    with open(args.config, encoding='utf-8') as f:
+        cfg = json.load(f)
+    manifest = make_model(cfg, args.out, None if args.no_fixture else args.fixture)
+    total = sum(os.path.getsize(os.path.join(args.out, n)) for n in os.listdir(args.out))
+    print(f'wrote {args.out} ({total / 1e6:.2f} MB, {len(manifest["levels"])} levels)')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,25 @@
+// Messages between the worker's main thread and its inference threads (structured-clone safe).
+import type { WindowTask, WindowTiming } from './window-sampler.js';
+import type { ExecutionProvider } from './onnx-runtime.js';
+
+export interface ThreadInit {
+  modelDir: string;
+  levels: number[];
+  decode: boolean;
+  provider: ExecutionProvider;
+  intraOpThreads: number;
+  /** Int32Array[1]: the id of the task to cancel. */
+  cancel: SharedArrayBuffer;
+}
+
+export type ToThread =
+  | { type: 'sample'; id: number; task: WindowTask }
+  | { type: 'decode'; id: number; level: number; rows: Int32Array[]; trimStart: number; trimEnd: number };
+
+export type FromThread =
+  | { type: 'ready'; provider: ExecutionProvider }
+  | { type: 'init-error'; message: string }
+  | { type: 'tokens'; id: number; fresh: Int32Array[]; tokensDone: number }
+  | { type: 'sampled'; id: number; rows: Int32Array[]; timing: WindowTiming }
+  | { type: 'decoded'; id: number; audio: Float32Array[]; seconds: number }
+  | { type: 'error'; id: number; name: string; message: string };

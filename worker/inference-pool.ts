@@ -1,0 +1,171 @@
+// Main-thread side of the inference threads: a queue, one task per thread at a time.
+import { Worker } from 'node:worker_threads';
+import type { ExecutionProvider } from './onnx-runtime.js';
+import type { FromThread, ThreadInit, ToThread } from './inference-messages.js';
+import type { WindowTask, WindowTiming } from './window-sampler.js';
+
+export interface InferencePoolOptions {
+  modelDir: string;
+  levels: number[];
+  decode: boolean;
+  provider: ExecutionProvider;
+  threads: number;
+  intraOpThreads: number;
+}
+
+export class InferenceError extends Error {
+  constructor(
+    message: string,
+    readonly kind: string,
+  ) {
+    super(message);
+    this.name = 'InferenceError';
+  }
+}
+
+interface Pending {
+  msg: ToThread;
+  onTokens?: (fresh: Int32Array[], tokensDone: number) => void;
+  resolve: (m: FromThread) => void;
+  reject: (e: Error) => void;
+}
+
+interface Slot {
+  thread: Worker;
+  cancel: Int32Array;
+  busy?: Pending;
+}
+
+const THREAD_URL = new URL('./inference-thread.ts', import.meta.url);
+
+export class InferencePool {
+  private readonly slots: Slot[] = [];
+  private readonly queue: Pending[] = [];
+  private nextId = 1;
+  private closing = false;
+  provider: ExecutionProvider = 'cpu';
+
+  private constructor(private readonly options: InferencePoolOptions) {}
+
+  static async start(options: InferencePoolOptions): Promise<InferencePool> {
+    const pool = new InferencePool(options);
+    await Promise.all(Array.from({ length: options.threads }, () => pool.spawn()));
+    return pool;
+  }
+
+  get capacity(): number {
+    return this.slots.length;
+  }
+
+  get running(): number {
+    return this.slots.filter((s) => s.busy).length;
+  }
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  private spawn(): Promise<void> {
+    const cancel = new SharedArrayBuffer(4);
+    const init: ThreadInit = { ...this.options, cancel };
+    const thread = new Worker(THREAD_URL, { workerData: init, execArgv: ['--import', 'tsx'] });
+    const slot: Slot = { thread, cancel: new Int32Array(cancel) };
+    return new Promise((resolve, reject) => {
+      thread.on('message', (m: FromThread) => {
+        if (m.type === 'ready') {
+          this.provider = m.provider;
+          this.slots.push(slot);
+          resolve();
+          this.pump();
+        } else if (m.type === 'init-error') {
+          reject(new Error(`inference thread failed to load the model: ${m.message}`));
+          void thread.terminate();
+        } else this.onMessage(slot, m);
+      });
+      thread.on('error', (err) => {
+        reject(err);
+        this.failSlot(slot, err);
+      });
+      thread.on('exit', (code) => {
+        if (!this.closing) this.failSlot(slot, new Error(`inference thread exited with code ${code}`));
+      });
+    });
+  }
+
+  private failSlot(slot: Slot, err: Error): void {
+    const i = this.slots.indexOf(slot);
+    if (i >= 0) this.slots.splice(i, 1);
+    slot.busy?.reject(new InferenceError(err.message, 'ThreadDied'));
+    slot.busy = undefined;
+  }
+
+  private onMessage(slot: Slot, m: FromThread): void {
+    const p = slot.busy;
+    if (!p || !('id' in m) || m.id !== p.msg.id) return;
+    if (m.type === 'tokens') {
+      p.onTokens?.(m.fresh, m.tokensDone);
+      return;
+    }
+    slot.busy = undefined;
+    if (m.type === 'error') p.reject(new InferenceError(m.message, m.name));
+    else p.resolve(m);
+    this.pump();
+  }
+
+  private pump(): void {
+    for (const slot of this.slots) {
+      if (slot.busy) continue;
+      const next = this.queue.shift();
+      if (!next) return;
+      slot.busy = next;
+      slot.thread.postMessage(next.msg);
+    }
+  }
+
+  private submit(msg: ToThread, onTokens?: Pending['onTokens']): { promise: Promise<FromThread>; cancel: () => void } {
+    if (this.closing) throw new InferenceError('worker is shutting down', 'Closing');
+    let pending!: Pending;
+    const promise = new Promise<FromThread>((resolve, reject) => {
+      pending = { msg, onTokens, resolve, reject };
+    });
+    this.queue.push(pending);
+    this.pump();
+    const cancel = (): void => {
+      const q = this.queue.indexOf(pending);
+      if (q >= 0) {
+        this.queue.splice(q, 1);
+        pending.reject(new InferenceError('cancelled before it started', 'WindowCancelledError'));
+        return;
+      }
+      const slot = this.slots.find((s) => s.busy === pending);
+      if (slot) Atomics.store(slot.cancel, 0, msg.id);
+    };
+    return { promise, cancel };
+  }
+
+  sample(
+    task: WindowTask,
+    onTokens?: (fresh: Int32Array[], tokensDone: number) => void,
+  ): { result: Promise<{ rows: Int32Array[]; timing: WindowTiming }>; cancel: () => void } {
+    const { promise, cancel } = this.submit({ type: 'sample', id: this.nextId++, task }, onTokens);
+    const result = promise.then((m) => {
+      if (m.type !== 'sampled') throw new Error(`unexpected reply ${m.type}`);
+      return { rows: m.rows, timing: m.timing };
+    });
+    return { result, cancel };
+  }
+
+  async decode(level: number, rows: Int32Array[], trimStart: number, trimEnd: number): Promise<{ audio: Float32Array[]; seconds: number }> {
+    const { promise } = this.submit({ type: 'decode', id: this.nextId++, level, rows, trimStart, trimEnd });
+    const m = await promise;
+    if (m.type !== 'decoded') throw new Error(`unexpected reply ${m.type}`);
+    return { audio: m.audio, seconds: m.seconds };
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    for (const p of this.queue.splice(0)) p.reject(new InferenceError('worker is shutting down', 'Closing'));
+    await Promise.all(this.slots.map((s) => s.thread.terminate()));
+    this.slots.length = 0;
+  }
+}

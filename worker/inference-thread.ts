@@ -1,0 +1,66 @@
+// Entry of an inference thread: session.run blocks its event loop, so it never runs on the gRPC thread.
+import { parentPort, workerData } from 'node:worker_threads';
+import { join } from 'node:path';
+import { readModelFolder } from '../models/model-folder.js';
+import { DecoderGraph, LevelGraphs, openSession, type ExecutionProvider } from './onnx-runtime.js';
+import { sampleWindow } from './window-sampler.js';
+import type { FromThread, ThreadInit, ToThread } from './inference-messages.js';
+
+const init = workerData as ThreadInit;
+const port = parentPort!;
+const cancel = new Int32Array(init.cancel);
+const post = (m: FromThread, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
+
+async function load(): Promise<{ levels: Map<number, LevelGraphs>; decoders: Map<number, DecoderGraph>; provider: ExecutionProvider }> {
+  const folder = await readModelFolder(init.modelDir);
+  const opts = { provider: init.provider, intraOpThreads: init.intraOpThreads };
+  const levels = new Map<number, LevelGraphs>();
+  let provider: ExecutionProvider = 'cpu';
+  for (const l of init.levels) {
+    const lm = folder.manifest.levels[l];
+    const cond = await openSession(join(folder.dir, lm.graphs.conditioner.file), opts);
+    const step = await openSession(join(folder.dir, lm.graphs.step.file), opts);
+    provider = step.provider;
+    levels.set(l, new LevelGraphs(lm, cond.session, step.session));
+  }
+  const decoders = new Map<number, DecoderGraph>();
+  if (init.decode) {
+    for (const d of folder.manifest.vqvae.decoders) {
+      const s = await openSession(join(folder.dir, d.file), opts);
+      decoders.set(d.level, new DecoderGraph(folder.manifest.levels[d.level].hopLength, s.session));
+    }
+  }
+  return { levels, decoders, provider };
+}
+
+const loaded = load();
+loaded.then(
+  (m) => post({ type: 'ready', provider: m.provider }),
+  (err: Error) => post({ type: 'init-error', message: err.message }),
+);
+
+async function handle(msg: ToThread): Promise<void> {
+  const { levels, decoders } = await loaded;
+  if (msg.type === 'sample') {
+    const graphs = levels.get(msg.task.level);
+    if (!graphs) throw new Error(`level ${msg.task.level} is not hosted here`);
+    const { rows, timing } = await sampleWindow(graphs, msg.task, {
+      cancelled: () => Atomics.load(cancel, 0) === msg.id,
+      onTokens: (fresh, tokensDone) => post({ type: 'tokens', id: msg.id, fresh, tokensDone }),
+    });
+    post({ type: 'sampled', id: msg.id, rows, timing }, rows.map((r) => r.buffer as ArrayBuffer));
+  } else {
+    const decoder = decoders.get(msg.level);
+    if (!decoder) throw new Error(`no VQ-VAE decoder for level ${msg.level} here`);
+    const t0 = performance.now();
+    const full = await decoder.decode(msg.rows);
+    const hop = decoder.hopLength;
+    const audio = full.map((a) => a.slice(msg.trimStart * hop, a.length - msg.trimEnd * hop));
+    post({ type: 'decoded', id: msg.id, audio, seconds: (performance.now() - t0) / 1000 }, audio.map((a) => a.buffer as ArrayBuffer));
+  }
+}
+
+// One task at a time: the pool never sends a second before the first answers.
+port.on('message', (msg: ToThread) => {
+  handle(msg).catch((err: Error) => post({ type: 'error', id: msg.id, name: err.name, message: err.message }));
+});

@@ -1,0 +1,260 @@
+// The worker's gRPC service: Describe, SampleWindow (streamed), Decode.
+import * as grpc from '@grpc/grpc-js';
+import { randomUUID } from 'node:crypto';
+import { jukeboxProto } from '../proto/index.js';
+import type { WorkerHandlers } from '../proto/generated/jukebox/v1/Worker.js';
+import type { SampleWindowRequest__Output } from '../proto/generated/jukebox/v1/SampleWindowRequest.js';
+import type { SampleWindowResponse } from '../proto/generated/jukebox/v1/SampleWindowResponse.js';
+import type { DecodeRequest__Output } from '../proto/generated/jukebox/v1/DecodeRequest.js';
+import type { DecodeResponse } from '../proto/generated/jukebox/v1/DecodeResponse.js';
+import type { DescribeResponse } from '../proto/generated/jukebox/v1/DescribeResponse.js';
+import { createGrpcServer, listen, statusError, type GrpcServerHandle } from '../server/grpc-server.js';
+import { serveMetrics, type MetricsServer } from '../server/metrics-http.js';
+import { log } from '../server/log.js';
+import { readModelFolder, verifyModelFiles, type ModelFolder } from '../models/model-folder.js';
+import { InferenceError, InferencePool } from './inference-pool.js';
+import { WorkerMetrics } from './metrics.js';
+import type { ExecutionProvider } from './onnx-runtime.js';
+import type { WindowTask } from './window-sampler.js';
+
+export const WORKER_SERVICE = 'jukebox.v1.Worker';
+
+export interface WorkerOptions {
+  /** Model folder. */
+  modelDir: string;
+  /** Levels to host; default all. */
+  levels?: number[];
+  /** Host the VQ-VAE decoders. @default true */
+  decode?: boolean;
+  /** @default 'cpu' */
+  provider?: ExecutionProvider;
+  /** Inference threads = windows sampled at once. @default 1 */
+  threads?: number;
+  /** @default 1 */
+  intraOpThreads?: number;
+  /** @default '127.0.0.1' */
+  host?: string;
+  /** 0 picks a free port. @default 0 */
+  port?: number;
+  /** Port for /metrics; -1 disables it. @default -1 */
+  metricsPort?: number;
+  workerId?: string;
+}
+
+type Rows = { tokens: number[] }[];
+
+function toInt32Rows(rows: Rows): Int32Array[] {
+  return rows.map((r) => Int32Array.from(r.tokens));
+}
+
+function toProtoRows(rows: Int32Array[]): Rows {
+  return rows.map((r) => ({ tokens: Array.from(r) }));
+}
+
+export class JukeboxWorker {
+  private grpc?: GrpcServerHandle;
+  private metricsServer?: MetricsServer;
+  readonly metrics = new WorkerMetrics();
+  private closing?: Promise<void>;
+
+  private constructor(
+    readonly options: Required<Omit<WorkerOptions, 'levels'>> & { levels: number[] },
+    readonly model: ModelFolder,
+    private readonly pool: InferencePool,
+  ) {}
+
+  static async start(opts: WorkerOptions): Promise<JukeboxWorker> {
+    const model = await readModelFolder(opts.modelDir);
+    await verifyModelFiles(model);
+    const levels = opts.levels ?? model.manifest.levels.map((l) => l.level);
+    for (const l of levels) {
+      if (!model.manifest.levels[l]) throw new Error(`model ${model.manifest.modelId} has no level ${l}`);
+    }
+    const options = {
+      modelDir: model.dir,
+      levels,
+      decode: opts.decode ?? true,
+      provider: opts.provider ?? 'cpu',
+      threads: opts.threads ?? 1,
+      intraOpThreads: opts.intraOpThreads ?? 1,
+      host: opts.host ?? '127.0.0.1',
+      port: opts.port ?? 0,
+      metricsPort: opts.metricsPort ?? -1,
+      workerId: opts.workerId ?? `worker-${randomUUID().slice(0, 8)}`,
+    };
+    const pool = await InferencePool.start(options);
+    const worker = new JukeboxWorker(options, model, pool);
+    await worker.listen();
+    return worker;
+  }
+
+  get address(): string {
+    return this.grpc!.address;
+  }
+
+  get metricsPort(): number | undefined {
+    return this.metricsServer?.port;
+  }
+
+  private async listen(): Promise<void> {
+    const { server, health } = createGrpcServer(WORKER_SERVICE);
+    server.addService(jukeboxProto().Worker.service, this.handlers());
+    this.grpc = await listen(server, health, WORKER_SERVICE, this.options.host, this.options.port);
+    if (this.options.metricsPort >= 0) {
+      this.metricsServer = await serveMetrics(this.metrics.registry, this.options.host, this.options.metricsPort);
+    }
+    log('worker', 'listening', {
+      address: this.grpc.address,
+      model: this.model.manifest.modelId,
+      levels: this.options.levels.join(','),
+      provider: this.pool.provider,
+    });
+  }
+
+  describe(): DescribeResponse {
+    return {
+      workerId: this.options.workerId,
+      modelId: this.model.manifest.modelId,
+      modelHash: this.model.hash,
+      levels: this.options.levels,
+      capacity: this.pool.capacity,
+      executionProvider: this.pool.provider,
+    };
+  }
+
+  /** Checks a request against what this worker holds; returns a status error or null. */
+  private precondition(modelHash: string, level: number): grpc.ServiceError | null {
+    if (modelHash !== this.model.hash) {
+      return statusError(
+        grpc.status.FAILED_PRECONDITION,
+        `worker holds model ${this.model.manifest.modelId} with hash ${this.model.hash}, not ${modelHash || '(none)'}`,
+      );
+    }
+    if (!this.options.levels.includes(level)) {
+      return statusError(grpc.status.FAILED_PRECONDITION, `worker does not host level ${level} (hosts ${this.options.levels.join(', ')})`);
+    }
+    return null;
+  }
+
+  private validateWindow(req: SampleWindowRequest__Output): string | null {
+    const lm = this.model.manifest.levels[req.level];
+    const rows = req.labels.length;
+    if (rows < 1) return 'labels: at least one row is required';
+    if (req.sampleIds.length !== rows) return `sample_ids: ${req.sampleIds.length} ids for ${rows} rows`;
+    if (req.context.length !== 0 && req.context.length !== rows) return `context: ${req.context.length} rows for ${rows} label rows`;
+    const ctx = req.context[0]?.tokens.length ?? 0;
+    if (req.context.some((r) => r.tokens.length !== ctx)) return 'context: rows differ in length';
+    if (req.newTokens < 1 || ctx + req.newTokens > lm.nCtx) return `new_tokens: ${req.newTokens} with ${ctx} context tokens exceeds n_ctx ${lm.nCtx}`;
+    if (req.labels.some((r) => r.tokens.length !== lm.labelLength)) return `labels: each row needs ${lm.labelLength} values`;
+    if (lm.conditioning.upper) {
+      const ratio = this.model.manifest.levels[req.level + 1].hopLength / lm.hopLength;
+      if (req.upper.length !== rows || req.upper.some((r) => r.tokens.length !== lm.nCtx / ratio)) {
+        return `upper: level ${req.level} needs ${lm.nCtx / ratio} upper-level tokens per row`;
+      }
+    }
+    if (!/^\d+$/.test(req.seed)) return `seed: "${req.seed}" is not a decimal unsigned integer`;
+    if (!(req.temperature > 0)) return `temperature: must be > 0, got ${req.temperature}`;
+    if (!(req.topP > 0 && req.topP <= 1)) return `top_p: must be in (0, 1], got ${req.topP}`;
+    if (req.topK < 0 || req.topK > lm.codebookSize + lm.vocabOffset) return `top_k: must be in 0..${lm.codebookSize}, got ${req.topK}`;
+    return null;
+  }
+
+  private handlers(): WorkerHandlers {
+    return {
+      Describe: (_call, callback) => callback(null, this.describe()),
+
+      SampleWindow: (call: grpc.ServerWritableStream<SampleWindowRequest__Output, SampleWindowResponse>) => {
+        const req = call.request;
+        const fail = (err: grpc.ServiceError): void => {
+          this.metrics.failures.inc({ method: 'SampleWindow', code: grpc.status[err.code] });
+          call.emit('error', err);
+        };
+        const pre = this.precondition(req.modelHash, req.level);
+        if (pre) return fail(pre);
+        const invalid = this.validateWindow(req);
+        if (invalid) return fail(statusError(grpc.status.INVALID_ARGUMENT, invalid));
+
+        const task: WindowTask = {
+          level: req.level,
+          start: req.start,
+          context: toInt32Rows(req.context),
+          newTokens: req.newTokens,
+          upper: req.upper.length > 0 ? toInt32Rows(req.upper) : null,
+          labels: toInt32Rows(req.labels),
+          seed: BigInt(req.seed),
+          sampling: { temperature: req.temperature, topK: req.topK, topP: req.topP },
+          sampleIds: req.sampleIds,
+        };
+        const level = String(req.level);
+        this.metrics.windowsRunning.inc({ level });
+        const { result, cancel } = this.pool.sample(task, (fresh, tokensDone) => {
+          call.write({ progress: { tokensDone, rows: toProtoRows(fresh) } });
+        });
+        call.on('cancelled', cancel);
+        result.then(
+          ({ rows, timing }) => {
+            this.metrics.windowsRunning.dec({ level });
+            this.metrics.tokens.inc({ level }, req.newTokens * rows.length);
+            this.metrics.windowSeconds.observe({ level }, timing.seconds);
+            call.write({ result: { rows: toProtoRows(rows), seconds: timing.seconds, prefillSeconds: timing.prefillSeconds } });
+            call.end();
+          },
+          (err: Error) => {
+            this.metrics.windowsRunning.dec({ level });
+            const cancelled = err instanceof InferenceError && err.kind === 'WindowCancelledError';
+            fail(statusError(cancelled ? grpc.status.CANCELLED : grpc.status.INTERNAL, err.message));
+          },
+        );
+      },
+
+      Decode: (call: grpc.ServerUnaryCall<DecodeRequest__Output, DecodeResponse>, callback) => {
+        const req = call.request;
+        const failWith = (err: grpc.ServiceError): void => {
+          this.metrics.failures.inc({ method: 'Decode', code: grpc.status[err.code] });
+          callback(err);
+        };
+        if (req.modelHash !== this.model.hash) {
+          return failWith(statusError(grpc.status.FAILED_PRECONDITION, `worker holds model hash ${this.model.hash}, not ${req.modelHash || '(none)'}`));
+        }
+        if (!this.options.decode || !this.model.manifest.vqvae.decoders.some((d) => d.level === req.level)) {
+          return failWith(statusError(grpc.status.FAILED_PRECONDITION, `worker has no VQ-VAE decoder for level ${req.level}`));
+        }
+        const t = req.rows[0]?.tokens.length ?? 0;
+        if (t === 0 || req.rows.some((r) => r.tokens.length !== t)) {
+          return failWith(statusError(grpc.status.INVALID_ARGUMENT, 'rows: need at least one non-empty row, all of equal length'));
+        }
+        if (req.trimStartTokens < 0 || req.trimEndTokens < 0 || req.trimStartTokens + req.trimEndTokens >= t) {
+          return failWith(statusError(grpc.status.INVALID_ARGUMENT, `trim_start_tokens/trim_end_tokens: must leave tokens of the ${t} given`));
+        }
+        const codebook = this.model.manifest.levels[req.level].codebookSize;
+        if (req.rows.some((r) => r.tokens.some((x) => x < 0 || x >= codebook))) {
+          return failWith(statusError(grpc.status.INVALID_ARGUMENT, `rows: tokens must be in 0..${codebook - 1}`));
+        }
+        this.pool.decode(req.level, toInt32Rows(req.rows), req.trimStartTokens, req.trimEndTokens).then(
+          ({ audio, seconds }) => {
+            this.metrics.decodeSeconds.observe(seconds);
+            callback(null, { audio: audio.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength)), seconds });
+          },
+          (err: Error) => failWith(statusError(grpc.status.INTERNAL, err.message)),
+        );
+      },
+    };
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      try {
+        await this.grpc?.close();
+      } catch (err) {
+        log('worker', 'grpc shutdown failed', { error: (err as Error).message });
+      }
+      try {
+        await this.metricsServer?.close();
+      } catch (err) {
+        log('worker', 'metrics shutdown failed', { error: (err as Error).message });
+      }
+      await this.pool.close();
+    })();
+    return this.closing;
+  }
+}

@@ -51,8 +51,8 @@ async function bareLoop(graphs: LevelGraphs, t: WindowTask): Promise<number> {
       position: new ort.Tensor('int64', BigInt64Array.of(BigInt(p)), [1]),
       x_cond: xSlices[p],
       y_cond: cond.yCond,
+      ...cond.passThrough,
     };
-    if (cond.encoderKv) feeds.encoder_kv = cond.encoderKv;
     for (let i = 0; i < lm.layers; i++) {
       feeds[`past_key_${i}`] = cache[2 * i];
       feeds[`past_value_${i}`] = cache[2 * i + 1];

@@ -4,6 +4,7 @@ import { CHANNEL_OPTIONS, jukeboxProto } from '../proto/index.js';
 import type { CoordinatorClient as GeneratedClient } from '../proto/generated/jukebox/v1/Coordinator.js';
 import type { Job__Output } from '../proto/generated/jukebox/v1/Job.js';
 import type { SubmitJobRequest } from '../proto/generated/jukebox/v1/SubmitJobRequest.js';
+import type { ListJobsResponse__Output } from '../proto/generated/jukebox/v1/ListJobsResponse.js';
 import type { FetchTokensResponse__Output } from '../proto/generated/jukebox/v1/FetchTokensResponse.js';
 
 export type JobView = Job__Output;
@@ -38,7 +39,7 @@ export class CoordinatorClient {
   }
 
   async list(): Promise<JobView[]> {
-    const res = await this.unary(this.client.ListJobs, {});
+    const res = await this.unary<object, ListJobsResponse__Output>(this.client.ListJobs, {});
     return res.jobs;
   }
 

@@ -142,7 +142,6 @@ function level(value: unknown, index: number, maxGenreWords: number): LevelManif
   if (Math.floor(hopFraction * nCtx) < 1) fail(`${path}.hopFraction`, `gives a window hop of 0 tokens with nCtx ${nCtx}`);
   const width = integer(o.width, `${path}.width`, 1);
   const heads = integer(o.heads, `${path}.heads`, 1);
-  if (width % heads !== 0) fail(`${path}.heads`, `must divide width ${width}, got ${heads}`);
   const cond = conditioning(o.conditioning, `${path}.conditioning`);
   const labelLength = integer(o.labelLength, `${path}.labelLength`, 0);
   const expected = 4 + maxGenreWords + cond.lyricTokens;
@@ -159,6 +158,7 @@ function level(value: unknown, index: number, maxGenreWords: number): LevelManif
     width,
     layers: integer(o.layers, `${path}.layers`, 1),
     heads,
+    headDim: integer(o.headDim, `${path}.headDim`, 1),
     prefillChunk: integer(o.prefillChunk, `${path}.prefillChunk`, 1),
     conditioning: cond,
     labelLength,

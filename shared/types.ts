@@ -25,6 +25,8 @@ export interface LevelManifest {
   width: number;
   layers: number;
   heads: number;
+  /** Size of one attention head: the KV cache is [B, heads, P, headDim] (Jukebox: width * m_attn / heads). */
+  headDim: number;
   prefillChunk: number;
   conditioning: LevelConditioning;
   labelLength: number;
@@ -114,4 +116,25 @@ export interface JobSpec {
   seed: bigint;
   /** Index = level; missing levels take the defaults. */
   sampling: SamplingParams[];
+}
+
+/** Sampling overrides for one level as a request gives them; unset fields take the defaults. */
+export interface LevelSamplingRequest {
+  level: number;
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+}
+
+/** A job as a client submits it (SubmitJobRequest), before validation. */
+export interface JobRequest {
+  model: string;
+  artist: string;
+  genres: string[];
+  lyrics: string;
+  durationSeconds: number;
+  samples: number;
+  /** Decimal string, or a number/bigint; must be an integer in 0..2^64-1. */
+  seed: string | number | bigint;
+  sampling: LevelSamplingRequest[];
 }

@@ -36,7 +36,7 @@ interface Slot {
   busy?: Pending;
 }
 
-const THREAD_URL = new URL('./inference-thread.ts', import.meta.url);
+const THREAD_URL = new URL('./inference-thread-entry.mjs', import.meta.url);
 
 export class InferencePool {
   private readonly slots: Slot[] = [];
@@ -68,7 +68,7 @@ export class InferencePool {
   private spawn(): Promise<void> {
     const cancel = new SharedArrayBuffer(4);
     const init: ThreadInit = { ...this.options, cancel };
-    const thread = new Worker(THREAD_URL, { workerData: init, execArgv: ['--import', 'tsx'] });
+    const thread = new Worker(THREAD_URL, { workerData: init });
     const slot: Slot = { thread, cancel: new Int32Array(cancel) };
     return new Promise((resolve, reject) => {
       thread.on('message', (m: FromThread) => {

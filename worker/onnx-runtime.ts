@@ -50,14 +50,19 @@ export interface WindowConditioning {
   yCond: ort.Tensor;
   /** [rows, nCtx, width], sliced per step. */
   xCond: Float32Array;
-  encoderKv?: ort.Tensor;
+  /** Conditioner outputs the step graph takes by the same name (encoder_kv, or per-layer projected lyric keys). */
+  passThrough: Record<string, ort.Tensor>;
 }
+
+/** Step inputs the host builds itself; any other step input must come from the conditioner. */
+const HOST_STEP_INPUTS = new Set(['tokens', 'position', 'x_cond', 'y_cond']);
 
 /** A level's conditioner and step graphs with the contract's feeds. */
 export class LevelGraphs {
   private readonly kvNames: string[];
   private readonly presentNames: string[];
   private readonly headDim: number;
+  private readonly passThroughNames: string[];
 
   constructor(
     readonly level: LevelManifest,
@@ -75,7 +80,11 @@ export class LevelGraphs {
     const stepInputs = ['tokens', 'position', 'x_cond', 'y_cond', ...this.kvNames];
     if (level.conditioning.lyrics === 'encoder') stepInputs.push('encoder_kv');
     requireInputs(step, stepInputs, `level ${level.level} step`);
-    this.headDim = level.width / level.heads;
+    const kv = new Set(this.kvNames);
+    this.passThroughNames = step.inputNames.filter((n) => !HOST_STEP_INPUTS.has(n) && !kv.has(n));
+    const unmet = this.passThroughNames.filter((n) => !conditioner.outputNames.includes(n));
+    if (unmet.length > 0) throw new Error(`level ${level.level} step takes ${unmet.join(', ')}, which its conditioner does not produce`);
+    this.headDim = level.headDim;
   }
 
   async condition(labels: ArrayLike<number>[], upper: ArrayLike<number>[] | null): Promise<WindowConditioning> {
@@ -88,13 +97,9 @@ export class LevelGraphs {
       feeds.upper_tokens = int64Tensor(flatten(upper), [rows, upper[0].length]);
     }
     const out = await this.conditioner.run(feeds);
-    const result: WindowConditioning = {
-      rows,
-      yCond: out.y_cond,
-      xCond: out.x_cond.data as Float32Array,
-    };
-    if (this.level.conditioning.lyrics === 'encoder') result.encoderKv = out.encoder_kv;
-    return result;
+    const passThrough: Record<string, ort.Tensor> = {};
+    for (const n of this.passThroughNames) passThrough[n] = out[n];
+    return { rows, yCond: out.y_cond, xCond: out.x_cond.data as Float32Array, passThrough };
   }
 
   emptyCache(rows: number): KvCache {
@@ -121,8 +126,8 @@ export class LevelGraphs {
       position: new ort.Tensor('int64', BigInt64Array.of(BigInt(position)), [1]),
       x_cond: new ort.Tensor('float32', xCond, [rows, t, w]),
       y_cond: cond.yCond,
+      ...cond.passThrough,
     };
-    if (cond.encoderKv) feeds.encoder_kv = cond.encoderKv;
     for (let i = 0; i < this.kvNames.length; i++) feeds[this.kvNames[i]] = cache[i];
     const out = await this.step.run(feeds);
     return {

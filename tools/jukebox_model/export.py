@@ -343,6 +343,7 @@ def make_model(cfg: dict, out_dir: str, fixture_path: Optional[str], log=print) 
             'width': prior.width,
             'layers': prior.depth,
             'heads': prior.heads,
+            'headDim': prior.head_dim,
             'prefillChunk': cfg['prefill_chunk'],
             'conditioning': {
                 'labels': True,

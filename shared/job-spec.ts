@@ -1,0 +1,173 @@
+// Validates what a client submits against the model it asks for. Every rejection is an InvalidArgumentError
+// naming the request field, the value and what would be accepted, so the CLI can print it as is.
+import { InvalidArgumentError } from './errors.js';
+import { cleanLyrics, normaliseArtist, normaliseGenres, type ResolvedLabels } from './labels.js';
+import { formatSecondsUp, minimumDurationSeconds, minimumTotalSamples, songSamples } from './plan.js';
+import { DEFAULT_SAMPLING, validateSamplingParams } from './sampler.js';
+import type { JobRequest, JobSpec, Manifest, SamplingParams } from './types.js';
+
+/** Most sample rows one job renders (Jukebox's n_samples; the README's largest batch). */
+export const MAX_SAMPLES = 16;
+const MAX_SEED = (1n << 64n) - 1n;
+
+function quote(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value) : String(value);
+}
+
+function examples(ids: Record<string, number>): string {
+  const names = Object.keys(ids).sort();
+  const shown = names.slice(0, 8).map((n) => JSON.stringify(n)).join(', ');
+  return names.length > 8 ? `${shown}, … (${names.length} in all)` : shown;
+}
+
+/** The job seed: a decimal string, a safe integer or a bigint in 0..2^64-1. */
+export function parseSeed(seed: unknown): bigint {
+  const range = `an integer in 0..${MAX_SEED}`;
+  let value: bigint;
+  if (typeof seed === 'bigint') {
+    value = seed;
+  } else if (typeof seed === 'number') {
+    if (!Number.isSafeInteger(seed)) {
+      throw new InvalidArgumentError('seed', `seed ${seed} must be ${range}; pass large seeds as a decimal string`);
+    }
+    value = BigInt(seed);
+  } else if (typeof seed === 'string' && /^[0-9]{1,20}$/.test(seed)) {
+    value = BigInt(seed);
+  } else {
+    throw new InvalidArgumentError('seed', `seed ${quote(seed)} must be ${range}, written in decimal digits`);
+  }
+  if (value < 0n || value > MAX_SEED) throw new InvalidArgumentError('seed', `seed ${value} must be ${range}`);
+  return value;
+}
+
+function validateDuration(seconds: unknown, manifest: Manifest): number {
+  if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0) {
+    throw new InvalidArgumentError('duration_seconds', `duration_seconds must be a finite number of seconds > 0, got ${quote(seconds)}`);
+  }
+  const { maxDurationSeconds } = manifest.labels;
+  const samples = songSamples(manifest, seconds);
+  // Jukebox's timing conditioner asserts total_length in [min_duration·sr, max_duration·sr): the upper end is open.
+  if (seconds > maxDurationSeconds || samples >= maxDurationSeconds * manifest.sampleRate) {
+    throw new InvalidArgumentError(
+      'duration_seconds',
+      `duration_seconds ${seconds} is too long: model ${manifest.modelId} renders songs shorter than ${maxDurationSeconds} s`,
+    );
+  }
+  if (samples < minimumTotalSamples(manifest)) {
+    throw new InvalidArgumentError(
+      'duration_seconds',
+      `duration_seconds ${seconds} is too short: model ${manifest.modelId} needs at least ` +
+        `${formatSecondsUp(minimumDurationSeconds(manifest))} (every level below the top needs one full window, ` +
+        `and the timing conditioner starts at ${manifest.labels.minDurationSeconds} s)`,
+    );
+  }
+  return seconds;
+}
+
+function artistId(artist: unknown, manifest: Manifest): number {
+  if (typeof artist !== 'string') throw new InvalidArgumentError('artist', `artist must be a string, got ${quote(artist)}`);
+  const { artists, version } = manifest.labels;
+  const key = normaliseArtist(artist, version);
+  if (!Object.hasOwn(artists, key)) {
+    throw new InvalidArgumentError(
+      'artist',
+      `artist ${quote(artist)} (looked up as ${quote(key)}) is not known to model ${manifest.modelId}; known artists: ${examples(artists)}`,
+    );
+  }
+  return artists[key];
+}
+
+function genreIds(genres: unknown, manifest: Manifest): number[] {
+  if (!Array.isArray(genres) || genres.some((g) => typeof g !== 'string')) {
+    throw new InvalidArgumentError('genres', `genres must be a list of strings, got ${quote(genres)}`);
+  }
+  const { genres: known, version, maxGenreWords } = manifest.labels;
+  const words = normaliseGenres(genres as string[], version);
+  for (const word of words) {
+    if (!Object.hasOwn(known, word)) {
+      const what = version === 'v2' ? `genre word ${quote(word)} (from ${quote(genres.join(', '))})` : `genre ${quote(word)}`;
+      throw new InvalidArgumentError('genres', `${what} is not known to model ${manifest.modelId}; known genres: ${examples(known)}`);
+    }
+  }
+  if (words.length > maxGenreWords) {
+    throw new InvalidArgumentError(
+      'genres',
+      `genres give ${words.length} genre words (${words.join(', ')}); model ${manifest.modelId} takes at most ${maxGenreWords}`,
+    );
+  }
+  return words.map((w) => known[w]);
+}
+
+function validateLyrics(lyrics: unknown, manifest: Manifest): string {
+  if (typeof lyrics !== 'string') throw new InvalidArgumentError('lyrics', `lyrics must be a string, got ${quote(lyrics)}`);
+  // A model without lyrics ignores them.
+  if (manifest.lyrics !== undefined) {
+    let chars = 0;
+    for (const _ of lyrics) chars++;
+    if (chars > manifest.lyrics.maxChars) {
+      throw new InvalidArgumentError('lyrics', `lyrics have ${chars} characters; model ${manifest.modelId} takes at most ${manifest.lyrics.maxChars}`);
+    }
+  }
+  return lyrics;
+}
+
+function validateSampling(entries: unknown, manifest: Manifest): SamplingParams[] {
+  const n = manifest.levels.length;
+  const out: (SamplingParams | undefined)[] = new Array(n).fill(undefined);
+  if (entries === undefined || entries === null) entries = [];
+  if (!Array.isArray(entries)) throw new InvalidArgumentError('sampling', `sampling must be a list of per-level settings, got ${quote(entries)}`);
+  for (const entry of entries as unknown[]) {
+    if (entry === null || typeof entry !== 'object') throw new InvalidArgumentError('sampling', `sampling entries must be objects, got ${quote(entry)}`);
+    const e = entry as Record<string, unknown>;
+    const level = e.level;
+    if (typeof level !== 'number' || !Number.isInteger(level) || level < 0 || level >= n) {
+      throw new InvalidArgumentError('sampling.level', `sampling.level must be an integer in 0..${n - 1} (model ${manifest.modelId} has ${n} levels), got ${quote(level)}`);
+    }
+    if (out[level] !== undefined) throw new InvalidArgumentError('sampling.level', `sampling.level ${level} is given more than once`);
+    const params: SamplingParams = {
+      temperature: e.temperature ?? DEFAULT_SAMPLING.temperature,
+      topK: e.topK ?? DEFAULT_SAMPLING.topK,
+      topP: e.topP ?? DEFAULT_SAMPLING.topP,
+    } as SamplingParams;
+    const lm = manifest.levels[level];
+    validateSamplingParams(params, lm.codebookSize + lm.vocabOffset, level);
+    out[level] = params;
+  }
+  return out.map((p) => p ?? { ...DEFAULT_SAMPLING });
+}
+
+/** Checks a request against `manifest` and fills in the defaults. Throws InvalidArgumentError naming the field. */
+export function validateJobRequest(req: JobRequest, manifest: Manifest): JobSpec {
+  // An empty model means "the one this coordinator serves".
+  if (typeof req.model !== 'string' || (req.model !== '' && req.model !== manifest.modelId)) {
+    throw new InvalidArgumentError('model', `model ${quote(req.model)} is not served here; this manifest is model ${quote(manifest.modelId)}`);
+  }
+  const durationSeconds = validateDuration(req.durationSeconds, manifest);
+  artistId(req.artist, manifest);
+  genreIds(req.genres, manifest);
+  const lyrics = validateLyrics(req.lyrics, manifest);
+  if (typeof req.samples !== 'number' || !Number.isInteger(req.samples) || req.samples < 1 || req.samples > MAX_SAMPLES) {
+    throw new InvalidArgumentError('samples', `samples must be an integer in 1..${MAX_SAMPLES}, got ${quote(req.samples)}`);
+  }
+  const seed = parseSeed(req.seed);
+  const sampling = validateSampling(req.sampling, manifest);
+  return {
+    model: manifest.modelId,
+    artist: req.artist,
+    genres: [...req.genres],
+    lyrics,
+    durationSeconds,
+    samples: req.samples,
+    seed,
+    sampling,
+  };
+}
+
+/** The ids a validated spec's label vectors carry. */
+export function resolveLabels(spec: Pick<JobSpec, 'artist' | 'genres' | 'lyrics'>, manifest: Manifest): ResolvedLabels {
+  return {
+    artistId: artistId(spec.artist, manifest),
+    genreIds: genreIds(spec.genres, manifest),
+    lyricIds: manifest.lyrics === undefined ? [] : cleanLyrics(spec.lyrics, manifest.lyrics.vocab),
+  };
+}

@@ -1,0 +1,85 @@
+// Mono WAV files with the canonical 44-byte header: 16-bit PCM or 32-bit IEEE float (format 3).
+// Hand-written because it is 40 lines and keeps shared/ free of dependencies.
+
+export type WavFormat = 'pcm16' | 'float32';
+
+const HEADER_BYTES = 44;
+const FORMAT_PCM = 1;
+const FORMAT_IEEE_FLOAT = 3;
+
+/** Encodes mono audio. pcm16 clamps to [-1, 1] and rounds x · 32767 (NaN becomes 0); float32 stores samples as they are. */
+export function encodeWav(samples: Float32Array, sampleRate: number, format: WavFormat): Uint8Array {
+  if (!Number.isInteger(sampleRate) || sampleRate < 1 || sampleRate > 0xffffffff) throw new RangeError(`sample rate must be a positive integer, got ${sampleRate}`);
+  if (format !== 'pcm16' && format !== 'float32') throw new RangeError(`wav format must be "pcm16" or "float32", got ${String(format)}`);
+  const bytesPerSample = format === 'pcm16' ? 2 : 4;
+  const dataBytes = samples.length * bytesPerSample;
+  if (HEADER_BYTES - 8 + dataBytes > 0xffffffff) throw new RangeError(`${samples.length} samples do not fit a WAV file (4 GiB)`);
+  const bytes = new Uint8Array(HEADER_BYTES + dataBytes);
+  const view = new DataView(bytes.buffer);
+  const ascii = (offset: number, text: string): void => {
+    for (let i = 0; i < text.length; i++) bytes[offset + i] = text.charCodeAt(i);
+  };
+  ascii(0, 'RIFF');
+  view.setUint32(4, HEADER_BYTES - 8 + dataBytes, true);
+  ascii(8, 'WAVE');
+  ascii(12, 'fmt ');
+  view.setUint32(16, 16, true);
+  view.setUint16(20, format === 'pcm16' ? FORMAT_PCM : FORMAT_IEEE_FLOAT, true);
+  view.setUint16(22, 1, true); // mono
+  view.setUint32(24, sampleRate, true);
+  view.setUint32(28, sampleRate * bytesPerSample, true); // byte rate
+  view.setUint16(32, bytesPerSample, true); // block align
+  view.setUint16(34, bytesPerSample * 8, true);
+  ascii(36, 'data');
+  view.setUint32(40, dataBytes, true);
+  if (format === 'pcm16') {
+    for (let i = 0; i < samples.length; i++) {
+      const x = samples[i];
+      const clamped = x > 1 ? 1 : x < -1 ? -1 : x === x ? x : 0;
+      view.setInt16(HEADER_BYTES + 2 * i, Math.round(clamped * 32767), true);
+    }
+  } else {
+    for (let i = 0; i < samples.length; i++) view.setFloat32(HEADER_BYTES + 4 * i, samples[i], true);
+  }
+  return bytes;
+}
+
+export interface DecodedWav {
+  sampleRate: number;
+  format: WavFormat;
+  samples: Float32Array;
+}
+
+/** Decodes what encodeWav writes (any chunk order, unknown chunks skipped): mono 16-bit PCM or 32-bit float. */
+export function decodeWav(bytes: Uint8Array): DecodedWav {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const tag = (offset: number): string => String.fromCharCode(...bytes.subarray(offset, offset + 4));
+  if (bytes.length < 12 || tag(0) !== 'RIFF' || tag(8) !== 'WAVE') throw new RangeError('not a RIFF/WAVE file');
+  let fmt: { format: number; channels: number; sampleRate: number; bits: number } | undefined;
+  for (let offset = 12; offset + 8 <= bytes.length; ) {
+    const id = tag(offset);
+    const size = view.getUint32(offset + 4, true);
+    const body = offset + 8;
+    if (body + size > bytes.length) throw new RangeError(`WAV chunk "${id}" runs past the end of the file`);
+    if (id === 'fmt ') {
+      if (size < 16) throw new RangeError('WAV fmt chunk is too short');
+      fmt = { format: view.getUint16(body, true), channels: view.getUint16(body + 2, true), sampleRate: view.getUint32(body + 4, true), bits: view.getUint16(body + 14, true) };
+    } else if (id === 'data') {
+      if (fmt === undefined) throw new RangeError('WAV data chunk before its fmt chunk');
+      if (fmt.channels !== 1) throw new RangeError(`only mono WAV is supported, got ${fmt.channels} channels`);
+      if (fmt.format === FORMAT_PCM && fmt.bits === 16) {
+        const samples = new Float32Array(Math.floor(size / 2));
+        for (let i = 0; i < samples.length; i++) samples[i] = view.getInt16(body + 2 * i, true) / 32767;
+        return { sampleRate: fmt.sampleRate, format: 'pcm16', samples };
+      }
+      if (fmt.format === FORMAT_IEEE_FLOAT && fmt.bits === 32) {
+        const samples = new Float32Array(Math.floor(size / 4));
+        for (let i = 0; i < samples.length; i++) samples[i] = view.getFloat32(body + 4 * i, true);
+        return { sampleRate: fmt.sampleRate, format: 'float32', samples };
+      }
+      throw new RangeError(`unsupported WAV encoding: format ${fmt.format}, ${fmt.bits} bits`);
+    }
+    offset = body + size + (size & 1); // chunks are padded to even sizes
+  }
+  throw new RangeError('WAV file has no data chunk');
+}

@@ -43,6 +43,8 @@ export interface CoordinatorOptions {
   /** Bottom-level tokens per decode chunk (margins come on top). @default 16384 */
   decodeChunkTokens?: number;
   store?: JobStore;
+  /** Bytes per FetchAudio message, at most 1 MiB. @default 1 MiB */
+  audioChunkBytes?: number;
 }
 
 /** Minimum time between two WatchJob messages for one watcher, except for the final state. */
@@ -253,7 +255,7 @@ export class Coordinator {
           call.emit('error', statusError(grpc.status.INVALID_ARGUMENT, `sample: must be 0..${job.audio.length - 1}, got ${sample}`));
           return;
         }
-        void streamBytes(call, job.audio[sample]);
+        void streamBytes(call, job.audio[sample], Math.min(AUDIO_CHUNK_BYTES, this.options.audioChunkBytes ?? AUDIO_CHUNK_BYTES));
       },
 
       FetchTokens: (call, callback) => {
@@ -288,12 +290,12 @@ export class Coordinator {
   }
 }
 
-/** Writes bytes in chunks of at most AUDIO_CHUNK_BYTES, waiting on 'drain' and giving up if the client goes. */
-async function streamBytes(call: grpc.ServerWritableStream<FetchAudioRequest__Output, AudioChunk>, bytes: Uint8Array): Promise<void> {
+/** Writes bytes in chunks of at most chunkBytes, waiting on 'drain' and giving up if the client goes. */
+async function streamBytes(call: grpc.ServerWritableStream<FetchAudioRequest__Output, AudioChunk>, bytes: Uint8Array, chunkBytes: number): Promise<void> {
   let cancelled = false;
   call.on('cancelled', () => (cancelled = true));
-  for (let offset = 0; offset < bytes.length && !cancelled; offset += AUDIO_CHUNK_BYTES) {
-    const data = Buffer.from(bytes.buffer, bytes.byteOffset + offset, Math.min(AUDIO_CHUNK_BYTES, bytes.length - offset));
+  for (let offset = 0; offset < bytes.length && !cancelled; offset += chunkBytes) {
+    const data = Buffer.from(bytes.buffer, bytes.byteOffset + offset, Math.min(chunkBytes, bytes.length - offset));
     if (!call.write({ data, offset, totalBytes: bytes.length })) {
       await new Promise<void>((resolve) => {
         call.once('drain', resolve);

@@ -18,7 +18,8 @@ let client: CoordinatorClient;
 
 before(async () => {
   worker = await JukeboxWorker.start({ modelDir: DEFAULT_MODEL_DIR, port: 0, metricsPort: 0 });
-  coordinator = await Coordinator.start({ modelDirs: [DEFAULT_MODEL_DIR], workers: [worker.address], metricsPort: 0 });
+  // Small audio chunks so a short song spans several FetchAudio messages.
+  coordinator = await Coordinator.start({ modelDirs: [DEFAULT_MODEL_DIR], workers: [worker.address], metricsPort: 0, audioChunkBytes: 10_000 });
   client = new CoordinatorClient(coordinator.address);
 });
 
@@ -70,9 +71,9 @@ test('GetJob, WatchJob, FetchAudio and CancelJob answer unknown ids with NOT_FOU
   );
 });
 
-test('a job runs to SUCCEEDED, streams progress per level, and serves audio in <= 1 MiB chunks', async () => {
+test('a job runs to SUCCEEDED, streams progress per level, and serves audio in chunks', async () => {
   const job = await client.submit({ ...good, durationSeconds: 2 });
-  assert.equal(job.state, 'JOB_STATE_QUEUED');
+  assert.match(job.state, /JOB_STATE_(QUEUED|RUNNING)/);
   const states: string[] = [];
   let sawPartial = false;
   for await (const j of client.watch(job.jobId)) {
@@ -83,7 +84,17 @@ test('a job runs to SUCCEEDED, streams progress per level, and serves audio in <
   assert.ok(sawPartial, 'saw levels part-way done');
   const done = await client.get(job.jobId);
   assert.ok(done.levels.every((l) => l.windowsDone === l.windowsTotal && l.tokensDone === l.tokensTotal && l.tokensPerSecond > 0));
+  const Client = jukeboxProto().Coordinator;
+  const raw = new Client(coordinator.address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+  const sizes: number[] = [];
+  for await (const chunk of raw.FetchAudio({ jobId: job.jobId, sample: 0 }) as AsyncIterable<{ data: Buffer; offset: number; totalBytes: number }>) {
+    assert.equal(chunk.offset, sizes.reduce((a, b) => a + b, 0));
+    sizes.push(chunk.data.length);
+  }
+  raw.close();
+  assert.ok(sizes.length > 1 && sizes.every((n) => n <= 10_000), `chunk sizes ${sizes.join(',')}`);
   const wav = await client.fetchAudio(job.jobId, 0);
+  assert.equal(wav.length, sizes.reduce((a, b) => a + b, 0));
   assert.equal(wav.subarray(0, 4).toString(), 'RIFF');
   assert.equal(wav.length, 44 + done.totalSamples * 2);
   await assert.rejects(client.fetchAudio(job.jobId, 1), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT && /sample/.test(e.details));

@@ -64,6 +64,40 @@ async function bareLoop(graphs: LevelGraphs, t: WindowTask): Promise<number> {
   return (performance.now() - t0) / 1000;
 }
 
+/**
+ * Does a row's output depend on the batch it rides in? Row 0 alone vs row 0 in a batch of 4 (same sample id):
+ * tokens over several windows, and the largest logit difference over a whole window fed the same tokens.
+ */
+async function batchInvariance(graphs: LevelGraphs, windows: number): Promise<{ windows: number; tokensCompared: number; tokensDiffering: number; maxAbsLogitDiff: number }> {
+  let differing = 0;
+  let compared = 0;
+  for (let s = 0; s < windows; s++) {
+    const alone = await sampleWindow(graphs, task(graphs, 1, BigInt(1000 + s)));
+    const batched = await sampleWindow(graphs, task(graphs, 4, BigInt(1000 + s)));
+    for (let i = 0; i < alone.rows[0].length; i++) if (alone.rows[0][i] !== batched.rows[0][i]) differing++;
+    compared += alone.rows[0].length;
+  }
+  // Logits at every position of one window, both batch sizes fed identical tokens.
+  const lm = graphs.level;
+  const vocab = lm.codebookSize + lm.vocabOffset;
+  const one = task(graphs, 1, 1n);
+  const four = task(graphs, 4, 1n);
+  const c1 = await graphs.condition(one.labels, one.upper);
+  const c4 = await graphs.condition(four.labels, four.upper);
+  let k1 = graphs.emptyCache(1);
+  let k4 = graphs.emptyCache(4);
+  let maxDiff = 0;
+  for (let p = 0; p < lm.nCtx; p++) {
+    const tok = BigInt((p * 37) % lm.codebookSize);
+    const a = await graphs.run(c1, BigInt64Array.of(tok), 1, p, k1);
+    const b = await graphs.run(c4, new BigInt64Array(4).fill(tok), 1, p, k4);
+    k1 = a.cache;
+    k4 = b.cache;
+    for (let v = 0; v < vocab; v++) maxDiff = Math.max(maxDiff, Math.abs(a.logits[v] - b.logits[v]));
+  }
+  return { windows, tokensCompared: compared, tokensDiffering: differing, maxAbsLogitDiff: maxDiff };
+}
+
 async function main(): Promise<void> {
   const dir = process.argv[2] ?? DEFAULT_MODEL_DIR;
   const { manifest } = await readModelFolder(dir);
@@ -93,7 +127,8 @@ async function main(): Promise<void> {
       sampled.push(r.timing.seconds - r.timing.conditionSeconds - r.timing.prefillSeconds);
     }
     const ratio = median(bare) / median(sampled);
-    levels.push({ level: lm.level, width: lm.width, layers: lm.layers, nCtx: lm.nCtx, batches, loopVsBare: { bareSeconds: median(bare), samplingSeconds: median(sampled), throughputRatio: Number(ratio.toFixed(3)), target: 0.95 } });
+    const invariance = await batchInvariance(graphs, 8);
+    levels.push({ level: lm.level, width: lm.width, layers: lm.layers, nCtx: lm.nCtx, batches, batchInvariance: invariance, loopVsBare: { bareSeconds: median(bare), samplingSeconds: median(sampled), throughputRatio: Number(ratio.toFixed(3)), target: 0.95 } });
   }
   await saveResult('worker-throughput', { model: manifest.modelId, rounds: ROUNDS, levels });
 }

@@ -245,7 +245,8 @@ program
   .option('--port <port>', 'gRPC port', int('--port'), 50051)
   .option('--metrics-port <port>', 'Prometheus /metrics port (-1 = off)', int('--metrics-port'), 9464)
   .option('--decode-chunk <tokens>', 'bottom-level tokens per decode chunk', int('--decode-chunk'), 16384)
-  .action(async (flags: { workers: string; model: string[]; host: string; port: number; metricsPort: number; decodeChunk: number }) => {
+  .option('--announce', 'print {"listening": address} on stdout once serving')
+  .action(async (flags: { workers: string; model: string[]; host: string; port: number; metricsPort: number; decodeChunk: number; announce?: boolean }) => {
     const c = await Coordinator.start({
       modelDirs: flags.model,
       workers: flags.workers.split(',').filter(Boolean),
@@ -254,6 +255,7 @@ program
       metricsPort: flags.metricsPort,
       decodeChunkTokens: flags.decodeChunk,
     });
+    if (flags.announce) process.stdout.write(`${JSON.stringify({ listening: c.address, metricsPort: c.metricsPort })}\n`);
     const stop = (): void => {
       void c.close().then(() => process.exit(0));
     };

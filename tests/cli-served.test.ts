@@ -1,0 +1,83 @@
+// Served mode through the CLI: worker and coordinator processes, then submit, watch, list, fetch, cancel.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { readModelFolder, DEFAULT_MODEL_DIR } from '../models/model-folder.js';
+import { planSong } from '../shared/plan.js';
+
+const run = promisify(execFile);
+const BIN = fileURLToPath(new URL('../bin/jukebox.js', import.meta.url));
+const children: ChildProcess[] = [];
+let coordinator = '';
+let dir = '';
+
+function startServer(args: string[]): Promise<{ listening: string; metricsPort?: number }> {
+  const child = spawn(process.execPath, [BIN, ...args, '--announce'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  return new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once('line', (line) => resolve(JSON.parse(line) as { listening: string }));
+    child.once('exit', (code) => reject(new Error(`${args[0]} exited with ${code}: ${err}`)));
+  });
+}
+
+const cli = async (...args: string[]): Promise<string> => (await run(process.execPath, [BIN, ...args, '--coordinator', coordinator], { timeout: 120_000 })).stdout;
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'jukebox-cli-'));
+  const worker = await startServer(['worker', '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0']);
+  const c = await startServer(['coordinator', '--workers', worker.listening, '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0']);
+  coordinator = c.listening;
+});
+
+after(async () => {
+  for (const c of children) c.kill('SIGTERM');
+  await rm(dir, { recursive: true, force: true });
+});
+
+test('submit, watch, list and fetch a job on a running coordinator', async () => {
+  const id = (await cli('submit', '--seconds', '2', '--seed', '3', '--artist', 'gaussian_quartet', '--genre', 'folk', '--lyrics', 'one two three')).trim();
+  assert.match(id, /^job-/);
+  await cli('watch', id);
+  const listed = JSON.parse(await cli('list', '--json')) as { jobId: string; state: string }[];
+  assert.deepEqual(listed.map((j) => [j.jobId, j.state]), [[id, 'JOB_STATE_SUCCEEDED']]);
+  const out = join(dir, 'served.wav');
+  await cli('fetch', id, '--out', out, '--tokens-out', join(dir, 'served.json'));
+  const { manifest } = await readModelFolder(DEFAULT_MODEL_DIR);
+  const wav = await readFile(out);
+  assert.equal(wav.length, 44 + planSong(manifest, 2).totalSamples * 2);
+  const tokens = JSON.parse(await readFile(join(dir, 'served.json'), 'utf8')) as { levels: Record<string, number[][]> };
+  assert.deepEqual(Object.keys(tokens.levels), ['0', '1', '2']);
+});
+
+test('cancel stops a long job; watch then exits non-zero', async () => {
+  const id = (await cli('submit', '--seconds', '120', '--seed', '4')).trim();
+  const cancelled = await cli('cancel', id);
+  assert.match(cancelled, /CANCELLED/);
+  await assert.rejects(cli('watch', id));
+  await assert.rejects(cli('fetch', id, '--out', join(dir, 'never.wav')), (e: Error & { stderr: string }) => /CANCELLED/.test(e.stderr));
+});
+
+test('submit with a bad field fails with the field in the message', async () => {
+  await assert.rejects(cli('submit', '--seconds', '2', '--top-p', '1.5'), (e: Error & { stderr: string }) => /top_p/.test(e.stderr));
+});
+
+test('plan --json prints the Jukebox window plan', async () => {
+  const { stdout } = await run(process.execPath, [BIN, 'plan', '--seconds', '7.3', '--json']);
+  const plan = JSON.parse(stdout) as { sampleRate: number; totalSamples: number; levels: { level: number; totalTokens: number; windows: { start: number; end: number; newTokens: number }[] }[] };
+  const { manifest } = await readModelFolder(DEFAULT_MODEL_DIR);
+  const expected = planSong(manifest, 7.3);
+  assert.equal(plan.totalSamples, expected.totalSamples);
+  assert.equal(plan.totalSamples % 128, 0);
+  for (const l of plan.levels) {
+    assert.deepEqual(l.windows, expected.levels[l.level].windows.map((w) => ({ start: w.start, end: w.end, newTokens: w.newTokens })));
+    assert.equal(l.windows.reduce((s, w) => s + w.newTokens, 0), l.totalTokens);
+  }
+});

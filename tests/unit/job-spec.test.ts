@@ -1,0 +1,172 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MAX_SAMPLES, parseSeed, resolveLabels, validateJobRequest } from '../../shared/job-spec.js';
+import { InvalidArgumentError } from '../../shared/errors.js';
+import { parseManifest } from '../../shared/manifest.js';
+import { cleanLyrics } from '../../shared/labels.js';
+import type { JobRequest, Manifest } from '../../shared/types.js';
+import { tinyManifestJson } from './helpers.js';
+
+const manifest = parseManifest(tinyManifestJson());
+
+function request(overrides: Partial<Record<keyof JobRequest, unknown>> = {}): JobRequest {
+  return {
+    model: 'tiny',
+    artist: 'Tiny Ensemble',
+    genres: ['Blues Rock'],
+    lyrics: 'la la la',
+    durationSeconds: 3,
+    samples: 2,
+    seed: '42',
+    sampling: [],
+    ...overrides,
+  } as JobRequest;
+}
+
+/** Asserts the request is refused on `field` with a message mentioning every string in `mentions`. */
+function rejects(req: JobRequest, field: string, mentions: (string | RegExp)[] = [], m: Manifest = manifest): void {
+  assert.throws(
+    () => validateJobRequest(req, m),
+    (e: unknown) => {
+      assert.ok(e instanceof InvalidArgumentError, `expected InvalidArgumentError, got ${String(e)}`);
+      assert.equal(e.field, field, e.message);
+      assert.equal(e.name, 'InvalidArgumentError');
+      for (const m of mentions) {
+        if (typeof m === 'string') assert.ok(e.message.includes(m), `"${e.message}" mentions ${m}`);
+        else assert.match(e.message, m);
+      }
+      return true;
+    },
+  );
+}
+
+test('a valid request gives a spec with sampling for every level', () => {
+  const spec = validateJobRequest(request({ sampling: [{ level: 2, topK: 10 }, { level: 0, temperature: 0.8, topP: 0.95 }] }), manifest);
+  assert.deepEqual(spec, {
+    model: 'tiny',
+    artist: 'Tiny Ensemble',
+    genres: ['Blues Rock'],
+    lyrics: 'la la la',
+    durationSeconds: 3,
+    samples: 2,
+    seed: 42n,
+    sampling: [
+      { temperature: 0.8, topK: 0, topP: 0.95 },
+      { temperature: 0.99, topK: 0, topP: 1 },
+      { temperature: 0.99, topK: 10, topP: 1 },
+    ],
+  });
+  assert.equal(validateJobRequest(request({ model: '' }), manifest).model, 'tiny', 'an empty model means the one served');
+});
+
+test('model must be the manifest', () => {
+  rejects(request({ model: '5b' }), 'model', ['"5b"', '"tiny"']);
+});
+
+test('duration_seconds: finite, > 0, within the timing range, at least one window per lower level', () => {
+  for (const bad of [0, -3, Number.NaN, Number.POSITIVE_INFINITY, '10', undefined]) rejects(request({ durationSeconds: bad }), 'duration_seconds', ['> 0']);
+  rejects(request({ durationSeconds: 601 }), 'duration_seconds', ['601', 'too long', '600 s']);
+  // 600 s at 16 kHz is 9,600,000 samples, a whole number of top tokens: Jukebox's timing range [1 s, 600 s) is open there.
+  rejects(request({ durationSeconds: 600 }), 'duration_seconds', ['too long']);
+  validateJobRequest(request({ durationSeconds: 599.99 }), manifest);
+  rejects(request({ durationSeconds: 0.99 }), 'duration_seconds', ['0.99', 'too short', 'at least 1 s']);
+  validateJobRequest(request({ durationSeconds: 1 }), manifest);
+  // With a lower timing floor the structural minimum shows: level 1 needs 128 tokens of 32 samples (0.256 s).
+  const json = tinyManifestJson();
+  (json.labels as { minDurationSeconds: number }).minDurationSeconds = 0.1;
+  const loose = parseManifest(json);
+  rejects(request({ durationSeconds: 0.2 }), 'duration_seconds', ['too short', 'at least 0.256 s'], loose);
+  validateJobRequest(request({ durationSeconds: 0.256 }), loose);
+});
+
+test('artist must be known after normalisation; empty is "unknown"', () => {
+  assert.equal(resolveLabels(validateJobRequest(request({ artist: 'DR. NOISE' }), manifest), manifest).artistId, 3);
+  assert.equal(resolveLabels(validateJobRequest(request({ artist: '' }), manifest), manifest).artistId, 0);
+  rejects(request({ artist: 'Nobody Known' }), 'artist', ['"Nobody Known"', '"nobody_known"', '"tiny_ensemble"']);
+  rejects(request({ artist: 'constructor' }), 'artist', ['constructor']);
+  rejects(request({ artist: '__proto__' }), 'artist');
+  rejects(request({ artist: 42 }), 'artist', ['string']);
+});
+
+test('genres must be known words, at most maxGenreWords of them', () => {
+  assert.deepEqual(resolveLabels(validateJobRequest(request({ genres: ['Hip-Hop', 'jazz'] }), manifest), manifest).genreIds, [5, 6, 3]);
+  assert.deepEqual(resolveLabels(validateJobRequest(request({ genres: [] }), manifest), manifest).genreIds, [0]);
+  rejects(request({ genres: ['Blues Polka'] }), 'genres', ['"polka"', '"blues"']);
+  rejects(request({ genres: ['rock pop jazz', 'blues rock pop'] }), 'genres', ['6 genre words', 'at most 5']);
+  rejects(request({ genres: ['!!!'] }), 'genres', ['""']);
+  rejects(request({ genres: 'rock' }), 'genres', ['list of strings']);
+  rejects(request({ genres: ['rock', 3] }), 'genres', ['list of strings']);
+  rejects(request({ genres: ['toString'] }), 'genres', ['"tostring"']);
+});
+
+test('lyrics: at most maxChars characters; a model without lyrics ignores them', () => {
+  validateJobRequest(request({ lyrics: 'a'.repeat(4096) }), manifest);
+  validateJobRequest(request({ lyrics: '🎵'.repeat(4096) }), manifest); // characters, not UTF-16 units
+  rejects(request({ lyrics: 'a'.repeat(4097) }), 'lyrics', ['4097', 'at most 4096']);
+  rejects(request({ lyrics: null }), 'lyrics', ['string']);
+  const json = tinyManifestJson();
+  delete json.lyrics;
+  const levels = json.levels as { conditioning: { lyrics: string; lyricTokens: number }; labelLength: number }[];
+  levels[2].conditioning.lyrics = 'none';
+  levels[2].conditioning.lyricTokens = 0;
+  levels[2].labelLength = 9;
+  const noLyrics = parseManifest(json);
+  const spec = validateJobRequest(request({ lyrics: 'x'.repeat(100000) }), noLyrics);
+  assert.deepEqual(resolveLabels(spec, noLyrics).lyricIds, []);
+});
+
+test('samples: an integer in 1..16', () => {
+  validateJobRequest(request({ samples: 1 }), manifest);
+  validateJobRequest(request({ samples: MAX_SAMPLES }), manifest);
+  for (const bad of [0, 17, 1.5, -1, Number.NaN, '2']) rejects(request({ samples: bad }), 'samples', ['1..16']);
+});
+
+test('seed: an integer in 0..2^64-1 as a decimal string, number or bigint', () => {
+  assert.equal(parseSeed('0'), 0n);
+  assert.equal(parseSeed('18446744073709551615'), 18446744073709551615n);
+  assert.equal(parseSeed(42), 42n);
+  assert.equal(parseSeed(7n), 7n);
+  assert.equal(parseSeed('007'), 7n);
+  for (const bad of ['-1', 'abc', '', ' 42', '1e3', '0x10', '18446744073709551616', '99999999999999999999', 2 ** 64, 1.5, -1, 2n ** 64n, -1n, null, undefined]) {
+    rejects(request({ seed: bad }), 'seed', ['18446744073709551615']);
+  }
+});
+
+test('sampling: level in range and not repeated, temperature > 0, top_k 0..V, top_p in (0, 1]', () => {
+  const cases: [unknown, string, string[]][] = [
+    [[{ level: 3 }], 'sampling.level', ['0..2', '3']],
+    [[{ level: -1 }], 'sampling.level', ['0..2']],
+    [[{ level: 1.5 }], 'sampling.level', ['0..2']],
+    [[{ level: '1' }], 'sampling.level', ['0..2']],
+    [[{ level: 1 }, { level: 1, topK: 3 }], 'sampling.level', ['more than once']],
+    [[{ level: 0, temperature: 0 }], 'sampling.temperature', ['> 0', 'level 0']],
+    [[{ level: 0, temperature: -0.5 }], 'sampling.temperature', ['> 0']],
+    [[{ level: 0, temperature: Number.NaN }], 'sampling.temperature', ['> 0']],
+    [[{ level: 0, temperature: Number.POSITIVE_INFINITY }], 'sampling.temperature', ['> 0']],
+    [[{ level: 1, topK: -1 }], 'sampling.top_k', ['0..256', 'level 1']],
+    [[{ level: 1, topK: 257 }], 'sampling.top_k', ['0..256']],
+    [[{ level: 1, topK: 2.5 }], 'sampling.top_k', ['0..256']],
+    [[{ level: 2, topP: 0 }], 'sampling.top_p', ['(0, 1]', 'level 2']],
+    [[{ level: 2, topP: 1.5 }], 'sampling.top_p', ['(0, 1]']],
+    [[{ level: 2, topP: Number.NaN }], 'sampling.top_p', ['(0, 1]']],
+    [[null], 'sampling', ['objects']],
+    ['fast', 'sampling', ['list']],
+  ];
+  for (const [sampling, field, mentions] of cases) rejects(request({ sampling }), field, mentions);
+  const ok = validateJobRequest(request({ sampling: [{ level: 1, topK: 256, topP: 1, temperature: 1e-3 }] }), manifest);
+  assert.deepEqual(ok.sampling[1], { temperature: 1e-3, topK: 256, topP: 1 });
+});
+
+test('resolveLabels gives the ids the label vectors carry', () => {
+  const spec = validateJobRequest(request({ artist: 'The Random Walkers', genres: ['Jazz', 'Pop'], lyrics: 'Héllo\\world' }), manifest);
+  const labels = resolveLabels(spec, manifest);
+  assert.deepEqual(labels, { artistId: 2, genreIds: [3, 2], lyricIds: cleanLyrics('Hello\nworld', manifest.lyrics!.vocab) });
+});
+
+test('the shipped tiny model manifest is accepted', async () => {
+  const { readFile } = await import('node:fs/promises');
+  const json: unknown = JSON.parse(await readFile(new URL('../../models/tiny/manifest.json', import.meta.url), 'utf8'));
+  const tiny = parseManifest(json);
+  const spec = validateJobRequest(request({ artist: '', genres: [], lyrics: '', seed: 1 }), tiny);
+  assert.equal(spec.sampling.length, tiny.levels.length);
+});

@@ -2,6 +2,7 @@
 export { InvalidArgumentError, ManifestError } from './errors.js';
 export { CONTRACT_VERSION, parseManifest, levelRatio } from './manifest.js';
 export {
+  MAX_TOTAL_SAMPLES,
   getStarts,
   levelHop,
   songSamples,

@@ -5,6 +5,9 @@ import type { LevelManifest, LevelPlan, Manifest, SongPlan, WindowPlan } from '.
 
 type PlanManifest = Pick<Manifest, 'sampleRate' | 'levels'>;
 
+/** Longest song planSong accepts, in samples (int32 label fields). */
+export const MAX_TOTAL_SAMPLES = 2 ** 31 - 1;
+
 /**
  * Jukebox's get_starts: 0, hop, 2·hop, … while start < total - nCtx + hop; a start whose window reaches the end is
  * moved back to total - nCtx so the last window keeps a full context. A level shorter than nCtx gets the single
@@ -123,6 +126,13 @@ export function planSong(manifest: PlanManifest, seconds: number): SongPlan {
     throw new InvalidArgumentError('duration_seconds', `duration_seconds must be a finite number of seconds > 0, got ${seconds}`);
   }
   const totalSamples = songSamples(manifest, seconds);
+  // Label vectors carry total_length and offsets as int32 on the wire (TokenRow): about 13.5 h at 44.1 kHz.
+  if (totalSamples > MAX_TOTAL_SAMPLES) {
+    throw new InvalidArgumentError(
+      'duration_seconds',
+      `duration_seconds ${seconds} is too long to plan: at most ${Math.floor(MAX_TOTAL_SAMPLES / manifest.sampleRate)} s at ${manifest.sampleRate} Hz`,
+    );
+  }
   if (totalSamples <= 0) {
     throw new InvalidArgumentError(
       'duration_seconds',

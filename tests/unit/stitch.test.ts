@@ -1,0 +1,77 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { LevelTokens } from '../../shared/stitch.js';
+import { planSong } from '../../shared/plan.js';
+import { TINY_SHAPE } from './helpers.js';
+
+const rowsOf = (arrays: Int32Array[]): number[][] => arrays.map((a) => Array.from(a));
+
+test('append, window and upper', () => {
+  const t = new LevelTokens(2, 10);
+  assert.equal(t.length, 0);
+  t.append(0, [[1, 2, 3, 4], [5, 6, 7, 8]]);
+  assert.equal(t.length, 4);
+  assert.deepEqual(rowsOf(t.window(1, 4)), [[2, 3, 4], [6, 7, 8]]);
+  assert.deepEqual(rowsOf(t.upper(0, 2)), [[1, 2], [5, 6]]);
+  assert.deepEqual(rowsOf(t.window(4, 4)), [[], []]);
+  t.append(4, [Int32Array.of(9, 10), Int32Array.of(11, 12)]);
+  assert.deepEqual(Array.from(t.row(1)), [5, 6, 7, 8, 11, 12]);
+  assert.equal(t.complete, false);
+  t.append(6, [[0, 0, 0, 1], [0, 0, 0, 2]]);
+  assert.equal(t.complete, true);
+});
+
+test('windows are copies: changing one does not change the level', () => {
+  const t = new LevelTokens(1, 4);
+  t.append(0, [[1, 2, 3]]);
+  const w = t.window(0, 3);
+  w[0][0] = 99;
+  assert.deepEqual(Array.from(t.window(0, 3)[0]), [1, 2, 3]);
+});
+
+test('an append must start exactly where the level ends', () => {
+  const t = new LevelTokens(1, 300);
+  t.append(0, [new Array<number>(128).fill(1)]);
+  // The second window starts at 64 with 64 tokens of context: its new tokens go at 64 + 64 = 128.
+  assert.throws(() => t.append(64, [new Array<number>(64).fill(2)]), /start at 64.*end at 128/, 'the window start alone is the wrong place');
+  assert.throws(() => t.append(130, [new Array<number>(64).fill(2)]), RangeError, 'a gap');
+  t.append(64 + 64, [new Array<number>(64).fill(2)]);
+  assert.equal(t.length, 192);
+});
+
+test('rows must match the job and each other, and fit the level', () => {
+  const t = new LevelTokens(2, 5);
+  assert.throws(() => t.append(0, [[1]]), /1 rows/);
+  assert.throws(() => t.append(0, [[1, 2], [3]]), /same number/);
+  assert.throws(() => t.append(0, [[1, 2, 3, 4, 5, 6], [1, 2, 3, 4, 5, 6]]), /past/);
+  assert.throws(() => t.window(0, 1), /past the 0 tokens/);
+  t.append(0, [[1, 2], [3, 4]]);
+  assert.throws(() => t.upper(1, 3), RangeError, 'upper tokens that do not exist yet');
+  assert.throws(() => t.window(2, 1), RangeError);
+  assert.throws(() => t.row(2), RangeError);
+  assert.throws(() => new LevelTokens(0, 5), RangeError);
+});
+
+test('running a whole plan through the store: contexts are what the windows expect', () => {
+  const plan = planSong(TINY_SHAPE, 2.5);
+  const rows = 3;
+  const stores = plan.levels.map((lp) => new LevelTokens(rows, lp.totalTokens));
+  // Top first, as Jukebox; a token's value encodes (row, level, position) so any misplacement shows.
+  const value = (row: number, level: number, pos: number): number => row * 1_000_000 + level * 100_000 + pos;
+  for (let l = plan.levels.length - 1; l >= 0; l--) {
+    const lp = plan.levels[l];
+    for (const w of lp.windows) {
+      const context = stores[l].window(w.start, w.start + w.contextTokens);
+      context.forEach((ctx, r) => assert.deepEqual(Array.from(ctx), Array.from({ length: w.contextTokens }, (_, i) => value(r, l, w.start + i))));
+      if (l < plan.levels.length - 1) {
+        const upper = stores[l + 1].upper(w.upperStart, w.upperEnd);
+        assert.equal(upper[0].length, lp.nCtx / 4);
+        assert.equal(upper[2][0], value(2, l + 1, w.upperStart));
+      }
+      const fresh = Array.from({ length: rows }, (_, r) => Array.from({ length: w.newTokens }, (_, i) => value(r, l, w.start + w.contextTokens + i)));
+      stores[l].append(w.start + w.contextTokens, fresh);
+    }
+    assert.ok(stores[l].complete);
+    assert.deepEqual(Array.from(stores[l].row(1)), Array.from({ length: lp.totalTokens }, (_, i) => value(1, l, i)));
+  }
+});

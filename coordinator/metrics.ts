@@ -65,12 +65,17 @@ export class CoordinatorMetrics {
     const perLevel: number[] = [];
     for (const t of ready) if (t.kind === 'window') perLevel[t.level] = (perLevel[t.level] ?? 0) + 1;
     this.queued.set(jobId, perLevel);
-    const sums: number[] = [];
-    for (const levels of this.queued.values()) levels.forEach((n, l) => (sums[l] = (sums[l] ?? 0) + (n ?? 0)));
-    for (let l = 0; l < Math.max(sums.length, 3); l++) this.windowsQueued.set({ level: String(l) }, sums[l] ?? 0);
+    this.publishQueued();
   }
 
   forgetJob(jobId: string): void {
     this.queued.delete(jobId);
+    this.publishQueued();
+  }
+
+  private publishQueued(): void {
+    const sums: number[] = [];
+    for (const levels of this.queued.values()) levels.forEach((n, l) => (sums[l] = (sums[l] ?? 0) + (n ?? 0)));
+    for (let l = 0; l < Math.max(sums.length, 3); l++) this.windowsQueued.set({ level: String(l) }, sums[l] ?? 0);
   }
 }

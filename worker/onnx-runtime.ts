@@ -87,6 +87,11 @@ export class LevelGraphs {
     this.headDim = level.headDim;
   }
 
+  /** Positions of a window's sequence: the music tokens, plus the lyric prefix of "prefix" models. */
+  get sequenceLength(): number {
+    return this.level.nCtx + (this.level.conditioning.lyrics === 'prefix' ? this.level.conditioning.lyricTokens : 0);
+  }
+
   async condition(labels: ArrayLike<number>[], upper: ArrayLike<number>[] | null): Promise<WindowConditioning> {
     const rows = labels.length;
     const feeds: Record<string, ort.Tensor> = {
@@ -114,11 +119,11 @@ export class LevelGraphs {
   async run(cond: WindowConditioning, tokens: BigInt64Array, t: number, position: number, cache: KvCache): Promise<StepOutput> {
     const { rows } = cond;
     const w = this.level.width;
-    const nCtx = this.level.nCtx;
+    const seq = this.sequenceLength;
     // x_cond rows for these positions: a contiguous slice per row.
     const xCond = new Float32Array(rows * t * w);
     for (let r = 0; r < rows; r++) {
-      const from = (r * nCtx + position) * w;
+      const from = (r * seq + position) * w;
       xCond.set(cond.xCond.subarray(from, from + t * w), r * t * w);
     }
     const feeds: Record<string, ort.Tensor> = {

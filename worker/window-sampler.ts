@@ -55,16 +55,26 @@ export async function sampleWindow(
   const cond = await graphs.condition(task.labels, task.upper);
   const tCond = performance.now();
 
-  // Prefill positions 0 .. ctxLen-1: their inputs are the start token and context tokens 0 .. ctxLen-2.
+  // Known tokens before the first new one, in the graph's vocabulary: the lyric prefix ("prefix" models take it
+  // from the label vector's tail), then the primed context.
+  const prefix = graphs.level.conditioning.lyrics === 'prefix' ? graphs.level.conditioning.lyricTokens : 0;
+  const known = task.labels.map((labels, r) => {
+    const k = new Int32Array(prefix + ctxLen);
+    k.set(labels.subarray(labels.length - prefix));
+    for (let i = 0; i < ctxLen; i++) k[prefix + i] = task.context[r][i] + vocabOffset;
+    return k;
+  });
+  const knownLen = prefix + ctxLen;
+
+  // Prefill positions 0 .. knownLen-1: their inputs are the start token and known tokens 0 .. knownLen-2.
   let cache: KvCache = graphs.emptyCache(rows);
-  for (let pos = 0; pos < ctxLen; pos += prefillChunk) {
-    const t = Math.min(prefillChunk, ctxLen - pos);
+  for (let pos = 0; pos < knownLen; pos += prefillChunk) {
+    const t = Math.min(prefillChunk, knownLen - pos);
     const tokens = new BigInt64Array(rows * t);
     for (let r = 0; r < rows; r++) {
-      const ctx = task.context[r];
       for (let i = 0; i < t; i++) {
         const p = pos + i;
-        tokens[r * t + i] = p === 0 ? 0n : BigInt(ctx[p - 1] + vocabOffset);
+        tokens[r * t + i] = p === 0 ? 0n : BigInt(known[r][p - 1]);
       }
     }
     cache = (await graphs.run(cond, tokens, t, pos, cache)).cache;
@@ -75,17 +85,17 @@ export async function sampleWindow(
   const out = task.labels.map(() => new Int32Array(task.newTokens));
   // Tokens fed back within the window stay in the graph's vocabulary (prefix models may sample lyric ids).
   const input = new BigInt64Array(rows);
-  for (let r = 0; r < rows; r++) input[r] = ctxLen > 0 ? BigInt(task.context[r][ctxLen - 1] + vocabOffset) : 0n;
+  for (let r = 0; r < rows; r++) input[r] = knownLen > 0 ? BigInt(known[r][knownLen - 1]) : 0n;
 
   const interval = hooks.progressIntervalMs ?? 100;
   let lastReport = performance.now();
   let reported = 0;
   for (let i = 0; i < task.newTokens; i++) {
-    const position = ctxLen + i;
-    const step = await graphs.run(cond, input, 1, position, cache);
+    const step = await graphs.run(cond, input, 1, knownLen + i, cache);
     cache = step.cache;
     for (let r = 0; r < rows; r++) {
-      const u = uniform(hi, lo, task.sampleIds[r], task.level, task.start + position);
+      // The RNG position counts music tokens only.
+      const u = uniform(hi, lo, task.sampleIds[r], task.level, task.start + ctxLen + i);
       const s = sampler.sample(step.logits, r * vocab, task.sampling, u);
       input[r] = BigInt(s);
       out[r][i] = s >= vocabOffset ? s - vocabOffset : 0;

@@ -81,11 +81,13 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
     throw failed.reason;
   }
   const workerAddresses = started.map((s) => (s as PromiseFulfilledResult<{ address: string }>).value.address);
-  const coordinator = await Coordinator.start({
-    modelDirs: [opts.modelDir],
-    workers: workerAddresses,
-    decodeChunkTokens: opts.decodeChunkTokens,
-  });
+  let coordinator: Coordinator;
+  try {
+    coordinator = await Coordinator.start({ modelDirs: [opts.modelDir], workers: workerAddresses, decodeChunkTokens: opts.decodeChunkTokens });
+  } catch (err) {
+    await Promise.all(children.map(stopChild));
+    throw err;
+  }
   return {
     coordinator,
     workerAddresses,

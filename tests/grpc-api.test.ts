@@ -131,6 +131,17 @@ test('a worker refuses a model hash it does not hold with FAILED_PRECONDITION', 
       })(),
       (e: grpc.ServiceError) => e.code === grpc.status.FAILED_PRECONDITION && /hash/.test(e.details),
     );
+    // The right model, but tokens outside the codebook: INVALID_ARGUMENT naming the field, nothing run.
+    const bad = wc.SampleWindow({
+      modelHash: info.modelHash, level: 0, start: 64, labels: [{ tokens: [32000, 512, 1024, 1, 1, -1, -1, -1, -1] }], sampleIds: [0],
+      context: [{ tokens: new Array(64).fill(9999) }], upper: [{ tokens: new Array(32).fill(1) }], newTokens: 64, seed: '1', temperature: 1, topP: 1,
+    });
+    await assert.rejects(
+      (async () => {
+        for await (const _ of bad) void _;
+      })(),
+      (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT && /context/.test(e.details),
+    );
     const decode = new Promise((resolve, reject) => wc.Decode({ modelHash: 'f'.repeat(64), level: 0, rows: [{ tokens: [1, 2] }] }, (e, r) => (e ? reject(e) : resolve(r))));
     await assert.rejects(decode, (e: grpc.ServiceError) => e.code === grpc.status.FAILED_PRECONDITION);
   } finally {

@@ -152,6 +152,12 @@ export class JukeboxWorker {
         return `upper: level ${req.level} needs ${lm.nCtx / ratio} upper-level tokens per row`;
       }
     }
+    if (req.start < 0) return `start: must be >= 0, got ${req.start}`;
+    const outside = (rows: Rows, limit: number): boolean => rows.some((r) => r.tokens.some((x) => x < 0 || x >= limit));
+    if (outside(req.context, lm.codebookSize)) return `context: tokens must be in 0..${lm.codebookSize - 1}`;
+    if (lm.conditioning.upper && outside(req.upper, this.model.manifest.levels[req.level + 1].codebookSize)) {
+      return `upper: tokens must be in 0..${this.model.manifest.levels[req.level + 1].codebookSize - 1}`;
+    }
     if (!/^\d+$/.test(req.seed)) return `seed: "${req.seed}" is not a decimal unsigned integer`;
     if (!(req.temperature > 0)) return `temperature: must be > 0, got ${req.temperature}`;
     if (!(req.topP > 0 && req.topP <= 1)) return `top_p: must be in (0, 1], got ${req.topP}`;

@@ -127,13 +127,7 @@ export interface LevelSamplingRequest {
 }
 
 /** A job as a client submits it (SubmitJobRequest), before validation. */
-export interface JobRequest {
-  model: string;
-  artist: string;
-  genres: string[];
-  lyrics: string;
-  durationSeconds: number;
-  samples: number;
+export interface JobRequest extends Omit<JobSpec, 'seed' | 'sampling'> {
   /** Decimal string, or a number/bigint; must be an integer in 0..2^64-1. */
   seed: string | number | bigint;
   sampling: LevelSamplingRequest[];

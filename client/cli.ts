@@ -2,7 +2,7 @@
 import { Command, InvalidArgumentError as CommanderArgError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, extname } from 'node:path';
+import { dirname } from 'node:path';
 import type { ServiceError } from '@grpc/grpc-js';
 import { DEFAULT_MODEL_DIR, readModelFolder } from '../models/model-folder.js';
 import { planSong, planWork } from '../shared/plan.js';
@@ -10,6 +10,7 @@ import { JukeboxWorker } from '../worker/worker-server.js';
 import { Coordinator } from '../coordinator/coordinator.js';
 import { CoordinatorClient, isTerminal, type JobView, type SubmitRequest } from './coordinator-client.js';
 import { ProgressDisplay } from './progress.js';
+import { outputPaths } from './output-paths.js';
 import { startLocalCluster } from './local-cluster.js';
 import { setQuiet } from '../server/log.js';
 
@@ -92,14 +93,6 @@ function submitRequest(flags: JobFlags, modelId: string, levels: number): Submit
       topP: pick(flags.topP, level),
     })),
   };
-}
-
-/** FILE.wav for one sample; FILE-1.wav, FILE-2.wav ... for several. */
-export function outputPaths(out: string, samples: number): string[] {
-  if (samples === 1) return [out];
-  const ext = extname(out) || '.wav';
-  const base = extname(out) ? out.slice(0, -ext.length) : out;
-  return Array.from({ length: samples }, (_, i) => `${base}-${i + 1}${ext}`);
 }
 
 async function watchWithProgress(client: CoordinatorClient, jobId: string, showProgress: boolean): Promise<JobView> {

@@ -1,0 +1,30 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { outputPaths } from '../../client/output-paths.js';
+import { formatProgress } from '../../client/progress.js';
+import type { JobView } from '../../client/coordinator-client.js';
+
+test('output paths: FILE.wav for one sample, FILE-k.wav for several', () => {
+  assert.deepEqual(outputPaths('out/song.wav', 1), ['out/song.wav']);
+  assert.deepEqual(outputPaths('out/song.wav', 3), ['out/song-1.wav', 'out/song-2.wav', 'out/song-3.wav']);
+  assert.deepEqual(outputPaths('song', 2), ['song-1.wav', 'song-2.wav']);
+});
+
+test('progress: one line per level, top first, then decoding', () => {
+  const job = {
+    state: 'JOB_STATE_RUNNING',
+    decodeChunksDone: 0,
+    decodeChunksTotal: 3,
+    levels: [
+      { level: 0, windowsDone: 1, windowsTotal: 4, tokensDone: 64, tokensTotal: 256, tokensPerSecond: 1000 },
+      { level: 1, windowsDone: 2, windowsTotal: 2, tokensDone: 64, tokensTotal: 64, tokensPerSecond: 500 },
+      { level: 2, windowsDone: 0, windowsTotal: 1, tokensDone: 0, tokensTotal: 16, tokensPerSecond: 0 },
+    ],
+  } as unknown as JobView;
+  const lines = formatProgress(job);
+  assert.equal(lines.length, 4);
+  assert.match(lines[0], /^level 2 .*  0% windows 0\/1/);
+  assert.match(lines[1], /^level 1 \[#{30}\] 100% windows 2\/2 .* 500 tok\/s/);
+  assert.match(lines[2], /^level 0 .* 25% windows 1\/4  tokens 64\/256/);
+  assert.match(lines[3], /^decode .* chunks 0\/3  RUNNING/);
+});

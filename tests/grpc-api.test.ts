@@ -148,3 +148,18 @@ test('a worker refuses a model hash it does not hold with FAILED_PRECONDITION', 
     wc.close();
   }
 });
+
+test('both servers answer gRPC health checks as SERVING', async () => {
+  const { service } = await import('grpc-health-check');
+  const HealthClient = grpc.makeGenericClientConstructor(service, 'Health');
+  for (const [address, name] of [[coordinator.address, 'jukebox.v1.Coordinator'], [worker.address, 'jukebox.v1.Worker']]) {
+    const hc = new HealthClient(address, grpc.credentials.createInsecure());
+    for (const svc of ['', name]) {
+      const res = await new Promise<{ status: string | number }>((resolve, reject) =>
+        (hc as unknown as { Check: (req: object, cb: (e: Error | null, r: { status: string | number }) => void) => void }).Check({ service: svc }, (e, r) => (e ? reject(e) : resolve(r))),
+      );
+      assert.ok(res.status === 'SERVING' || res.status === 1, `${address} ${svc || '(server)'}: ${res.status}`);
+    }
+    hc.close();
+  }
+});

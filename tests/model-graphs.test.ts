@@ -18,7 +18,7 @@ interface LevelFixture {
   batch: number;
   labels: number[][];
   upperTokens: number[][] | null;
-  /** The window's tokens; position p is predicted from tokens[0 .. p-1]. */
+  /** The window's input sequence (lyric prefix and shifted music ids for prefix models); position p is predicted from tokens[0 .. p-1]. */
   tokens: number[][];
   positions: number[];
   /** logits[i][row]: the V logits at positions[i]. */
@@ -116,6 +116,11 @@ function randomTokens(seed: number, n: number, bins: number): number[] {
   return out;
 }
 
+/** Positions of a window's sequence: the music tokens, plus the lyric prefix of "prefix" models. */
+function sequenceLength(lm: LevelManifest): number {
+  return lm.nCtx + (lm.conditioning.lyrics === 'prefix' ? lm.conditioning.lyricTokens : 0);
+}
+
 function levelManifest(level: number): LevelManifest {
   const l = manifest.levels[level];
   assert.ok(l && l.level === level, `manifest has no level ${level}`);
@@ -131,7 +136,8 @@ async function runWindow(lm: LevelManifest, fx: LevelFixture, rows: number[], ch
   const step = await session(lm.graphs.step.file);
   const b = rows.length;
   const w = lm.width;
-  const dh = lm.width / lm.heads;
+  const dh = lm.headDim;
+  const seq = sequenceLength(lm);
   const condFeeds: Record<string, ort.Tensor> = { labels: int64(rows.map((r) => fx.labels[r])) };
   if (lm.conditioning.upper) {
     assert.ok(fx.upperTokens);
@@ -142,11 +148,16 @@ async function runWindow(lm: LevelManifest, fx: LevelFixture, rows: number[], ch
   const yCond = output(c, 'y_cond');
   const xCond = floats(output(c, 'x_cond'));
   assert.deepEqual(yCond.dims, [b, w]);
-  assert.deepEqual(output(c, 'x_cond').dims, [b, lm.nCtx, w]);
-  let encoderKv: ort.Tensor | undefined;
+  assert.deepEqual(output(c, 'x_cond').dims, [b, seq, w]);
   if (lm.conditioning.lyrics === 'encoder') {
-    encoderKv = output(c, 'encoder_kv');
-    assert.deepEqual(encoderKv.dims, [b, lm.conditioning.lyricTokens, w]);
+    assert.deepEqual(output(c, 'encoder_kv').dims, [b, lm.conditioning.lyricTokens, w]);
+  }
+  // Step inputs other than the host's own and the cache are conditioner outputs of the same name.
+  const host = new Set(['tokens', 'position', 'x_cond', 'y_cond']);
+  const passThrough: Record<string, ort.Tensor> = {};
+  for (const n of step.inputNames) {
+    if (host.has(n) || n.startsWith('past_')) continue;
+    passThrough[n] = output(c, n);
   }
 
   let cache: ort.Tensor[] = [];
@@ -156,14 +167,14 @@ async function runWindow(lm: LevelManifest, fx: LevelFixture, rows: number[], ch
   for (const t of chunks) {
     const prev = rows.map((r) => Array.from({ length: t }, (_, i) => (pos + i === 0 ? 0 : fx.tokens[r][pos + i - 1])));
     const x = new Float32Array(b * t * w);
-    for (let r = 0; r < b; r++) x.set(xCond.subarray((r * lm.nCtx + pos) * w, (r * lm.nCtx + pos + t) * w), r * t * w);
+    for (let r = 0; r < b; r++) x.set(xCond.subarray((r * seq + pos) * w, (r * seq + pos + t) * w), r * t * w);
     const feeds: Record<string, ort.Tensor> = {
       tokens: int64(prev),
       position: new ort.Tensor('int64', BigInt64Array.of(BigInt(pos)), [1]),
       x_cond: new ort.Tensor('float32', x, [b, t, w]),
       y_cond: yCond,
+      ...passThrough,
     };
-    if (encoderKv) feeds.encoder_kv = encoderKv;
     for (let i = 0; i < lm.layers; i++) {
       feeds[`past_key_${i}`] = cache[2 * i];
       feeds[`past_value_${i}`] = cache[2 * i + 1];

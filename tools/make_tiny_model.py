@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Builds the small random-initialised Jukebox-shaped model and exports it to ONNX.
+"""Builds models/tiny: a small random configuration of the official Jukebox architecture
+(tools/configs/tiny.json), exported by the same exporter as the official checkpoints.
 
     /usr/bin/python3 tools/make_tiny_model.py [--config tools/configs/tiny.json] [--out models/tiny]
         [--fixture tests/fixtures/tiny-reference.json | --no-fixture]
@@ -27,7 +28,7 @@ def main() -> None:
     args = ap.parse_args()
 
     import torch
-    from jukebox_model.export import make_model
+    from jukebox_model.tiny import make_model
 
     torch.set_num_threads(1)  # deterministic float reductions for the fixture
     warnings.filterwarnings('ignore', category=torch.jit.TracerWarning)

@@ -43,6 +43,7 @@ export class InferencePool {
   private readonly queue: Pending[] = [];
   private nextId = 1;
   private closing = false;
+  private respawns = 0;
   provider: ExecutionProvider = 'cpu';
 
   private constructor(private readonly options: InferencePoolOptions) {}
@@ -86,17 +87,30 @@ export class InferencePool {
         reject(err);
         this.failSlot(slot, err);
       });
+      thread.on('messageerror', (err) => this.failSlot(slot, err));
       thread.on('exit', (code) => {
         if (!this.closing) this.failSlot(slot, new Error(`inference thread exited with code ${code}`));
       });
     });
   }
 
+  /** A thread died: fail its task (the coordinator retries it elsewhere) and start a replacement. */
   private failSlot(slot: Slot, err: Error): void {
     const i = this.slots.indexOf(slot);
-    if (i >= 0) this.slots.splice(i, 1);
-    slot.busy?.reject(new InferenceError(err.message, 'ThreadDied'));
+    if (i < 0) return;
+    this.slots.splice(i, 1);
+    slot.busy?.reject(new InferenceError(`inference thread died: ${err.message}`, 'ThreadDied'));
     slot.busy = undefined;
+    if (this.closing) return;
+    this.respawns++;
+    const delay = Math.min(10_000, 250 * 2 ** Math.min(this.respawns, 6));
+    setTimeout(() => {
+      if (this.closing) return;
+      this.spawn().catch((e: Error) => {
+        // Without threads nothing can run: fail what waits rather than hang it.
+        if (this.slots.length === 0) for (const p of this.queue.splice(0)) p.reject(new InferenceError(e.message, 'ThreadDied'));
+      });
+    }, delay).unref();
   }
 
   private onMessage(slot: Slot, m: FromThread): void {
@@ -155,11 +169,14 @@ export class InferencePool {
     return { result, cancel };
   }
 
-  async decode(level: number, rows: Int32Array[], trimStart: number, trimEnd: number): Promise<{ audio: Float32Array[]; seconds: number }> {
-    const { promise } = this.submit({ type: 'decode', id: this.nextId++, level, rows, trimStart, trimEnd });
-    const m = await promise;
-    if (m.type !== 'decoded') throw new Error(`unexpected reply ${m.type}`);
-    return { audio: m.audio, seconds: m.seconds };
+  /** A decode chunk; cancel drops it if it has not started (a running decode is one session.run and finishes). */
+  decode(level: number, rows: Int32Array[], trimStart: number, trimEnd: number): { result: Promise<{ audio: Float32Array[]; seconds: number }>; cancel: () => void } {
+    const { promise, cancel } = this.submit({ type: 'decode', id: this.nextId++, level, rows, trimStart, trimEnd });
+    const result = promise.then((m) => {
+      if (m.type !== 'decoded') throw new Error(`unexpected reply ${m.type}`);
+      return { audio: m.audio, seconds: m.seconds };
+    });
+    return { result, cancel };
   }
 
   async close(): Promise<void> {

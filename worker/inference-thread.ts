@@ -2,7 +2,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { join } from 'node:path';
 import { readModelFolder } from '../models/model-folder.js';
-import { DecoderGraph, LevelGraphs, openSession, type ExecutionProvider } from './onnx-runtime.js';
+import { DecoderGraph, LevelGraphs, openSession, type ExecutionProvider, type OpenedSession } from './onnx-runtime.js';
 import { sampleWindow } from './window-sampler.js';
 import type { FromThread, ThreadInit, ToThread } from './inference-messages.js';
 
@@ -14,23 +14,24 @@ const post = (m: FromThread, transfer: ArrayBuffer[] = []): void => port.postMes
 async function load(): Promise<{ levels: Map<number, LevelGraphs>; decoders: Map<number, DecoderGraph>; provider: ExecutionProvider }> {
   const folder = await readModelFolder(init.modelDir);
   const opts = { provider: init.provider, intraOpThreads: init.intraOpThreads };
+  // All sessions on one provider: the first session decides, so a partial CUDA fallback cannot mix kernels.
+  const open = async (file: string): Promise<OpenedSession['session']> => {
+    const s = await openSession(join(folder.dir, file), opts);
+    opts.provider = s.provider;
+    return s.session;
+  };
   const levels = new Map<number, LevelGraphs>();
-  let provider: ExecutionProvider = 'cpu';
   for (const l of init.levels) {
     const lm = folder.manifest.levels[l];
-    const cond = await openSession(join(folder.dir, lm.graphs.conditioner.file), opts);
-    const step = await openSession(join(folder.dir, lm.graphs.step.file), opts);
-    provider = step.provider;
-    levels.set(l, new LevelGraphs(lm, cond.session, step.session));
+    levels.set(l, new LevelGraphs(lm, await open(lm.graphs.conditioner.file), await open(lm.graphs.step.file)));
   }
   const decoders = new Map<number, DecoderGraph>();
   if (init.decode) {
     for (const d of folder.manifest.vqvae.decoders) {
-      const s = await openSession(join(folder.dir, d.file), opts);
-      decoders.set(d.level, new DecoderGraph(folder.manifest.levels[d.level].hopLength, s.session));
+      decoders.set(d.level, new DecoderGraph(folder.manifest.levels[d.level].hopLength, await open(d.file)));
     }
   }
-  return { levels, decoders, provider };
+  return { levels, decoders, provider: opts.provider };
 }
 
 const loaded = load();

@@ -19,6 +19,15 @@ import type { WindowTask } from './window-sampler.js';
 
 export const WORKER_SERVICE = 'jukebox.v1.Worker';
 
+/** The status a failed inference answers with: retryable ones as UNAVAILABLE so the coordinator goes elsewhere. */
+function inferenceStatus(err: Error): grpc.ServiceError {
+  if (err instanceof InferenceError) {
+    if (err.kind === 'WindowCancelledError') return statusError(grpc.status.CANCELLED, err.message);
+    if (err.kind === 'Closing' || err.kind === 'ThreadDied') return statusError(grpc.status.UNAVAILABLE, err.message);
+  }
+  return statusError(grpc.status.INTERNAL, err.message);
+}
+
 export interface WorkerOptions {
   /** Model folder. */
   modelDir: string;
@@ -158,7 +167,7 @@ export class JukeboxWorker {
     if (lm.conditioning.upper && outside(req.upper, this.model.manifest.levels[req.level + 1].codebookSize)) {
       return `upper: tokens must be in 0..${this.model.manifest.levels[req.level + 1].codebookSize - 1}`;
     }
-    if (!/^\d+$/.test(req.seed)) return `seed: "${req.seed}" is not a decimal unsigned integer`;
+    if (!/^\d+$/.test(req.seed) || BigInt(req.seed) >= 2n ** 64n) return `seed: "${req.seed}" is not an unsigned 64-bit integer`;
     if (!(req.temperature > 0)) return `temperature: must be > 0, got ${req.temperature}`;
     if (!(req.topP > 0 && req.topP <= 1)) return `top_p: must be in (0, 1], got ${req.topP}`;
     if (req.topK < 0 || req.topK > lm.codebookSize + lm.vocabOffset) return `top_k: must be in 0..${lm.codebookSize}, got ${req.topK}`;
@@ -192,10 +201,16 @@ export class JukeboxWorker {
           sampleIds: req.sampleIds,
         };
         const level = String(req.level);
+        let started: ReturnType<InferencePool['sample']>;
+        try {
+          started = this.pool.sample(task, (fresh, tokensDone) => {
+            call.write({ progress: { tokensDone, rows: toProtoRows(fresh) } });
+          });
+        } catch (err) {
+          return fail(inferenceStatus(err as Error));
+        }
+        const { result, cancel } = started;
         this.metrics.windowsRunning.inc({ level });
-        const { result, cancel } = this.pool.sample(task, (fresh, tokensDone) => {
-          call.write({ progress: { tokensDone, rows: toProtoRows(fresh) } });
-        });
         call.on('cancelled', cancel);
         result.then(
           ({ rows, timing }) => {
@@ -207,8 +222,7 @@ export class JukeboxWorker {
           },
           (err: Error) => {
             this.metrics.windowsRunning.dec({ level });
-            const cancelled = err instanceof InferenceError && err.kind === 'WindowCancelledError';
-            fail(statusError(cancelled ? grpc.status.CANCELLED : grpc.status.INTERNAL, err.message));
+            fail(inferenceStatus(err));
           },
         );
       },
@@ -236,12 +250,19 @@ export class JukeboxWorker {
         if (req.rows.some((r) => r.tokens.some((x) => x < 0 || x >= codebook))) {
           return failWith(statusError(grpc.status.INVALID_ARGUMENT, `rows: tokens must be in 0..${codebook - 1}`));
         }
-        this.pool.decode(req.level, toInt32Rows(req.rows), req.trimStartTokens, req.trimEndTokens).then(
+        let started: ReturnType<InferencePool['decode']>;
+        try {
+          started = this.pool.decode(req.level, toInt32Rows(req.rows), req.trimStartTokens, req.trimEndTokens);
+        } catch (err) {
+          return failWith(inferenceStatus(err as Error));
+        }
+        call.on('cancelled', started.cancel);
+        started.result.then(
           ({ audio, seconds }) => {
             this.metrics.decodeSeconds.observe(seconds);
             callback(null, { audio: audio.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength)), seconds });
           },
-          (err: Error) => failWith(statusError(grpc.status.INTERNAL, err.message)),
+          (err: Error) => failWith(inferenceStatus(err)),
         );
       },
     };

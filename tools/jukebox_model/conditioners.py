@@ -64,6 +64,7 @@ class LabelConditioner(nn.Module):
         self.artist_emb = SimpleEmbedding(artist_bins, out_width)
         self.include_time_signal = include_time_signal
         if include_time_signal:
+            assert min_duration is not None and max_duration is not None, 'the timing signal needs min/max_duration'
             total_length_range = (min_duration * sr, max_duration * sr)
             absolute_pos_range = (0.0, max_duration * sr)
             relative_pos_range = (0.0, 1.0)
@@ -95,13 +96,14 @@ class Conditioner(nn.Module):
 
     def __init__(self, input_shape: int, bins: int, down_t: int, stride_t: int, out_width: int, width: int,
                  depth: int, m_conv: float, dilation_growth_rate: int = 1, dilation_cycle: Optional[int] = None,
-                 res_scale: bool = False):
+                 res_scale: bool = False, checkpoint_res: bool = False):
         super().__init__()
         self.x_shape = input_shape
         self.width = out_width
         self.x_emb = nn.Embedding(bins, out_width)
+        # checkpoint_res (the official cond_c_res=1 of the upsamplers) only renames Resnet1D's blocks.
         self.cond = DecoderConvBock(out_width, out_width, down_t, stride_t, width, depth, m_conv,
-                                    dilation_growth_rate, dilation_cycle, res_scale)
+                                    dilation_growth_rate, dilation_cycle, res_scale, checkpoint_res=checkpoint_res)
         self.ln = LayerNorm(out_width)
 
     def forward(self, x: torch.Tensor, x_cond: Optional[torch.Tensor] = None) -> torch.Tensor:

@@ -87,6 +87,9 @@ def randomise(model: nn.Module, init: dict, gen: torch.Generator) -> None:
         elif isinstance(m, nn.Embedding):
             if once(m.weight):
                 _normal(m.weight, init['x_emb_std'], gen)
+        elif isinstance(m, nn.Linear):  # prime_x_out (training loss only)
+            if once(m.weight):
+                _normal(m.weight, init['x_out_std'], gen)
 
     missing = [n for n, p in list(model.named_parameters()) + list(model.named_buffers()) if id(p) not in done]
     if missing:

@@ -1,14 +1,24 @@
 """Transformer of jukebox/transformer: ResAttnBlock(ln_0, attn, ln_1, mlp) stacked in `_attn_mods`.
 
-Attention functions (attn_func): 0 dense causal self-attention, 6 encoder-decoder cross-attention
-over `encoder_kv`. Sparse kinds (1 row, 2 column, 3 previous row) are not implemented yet.
+Attention kinds (attn_func), with a sequence of n_ctx positions seen as `blocks` rows of
+block_ctx = n_ctx // blocks positions:
+  0 dense            every earlier position (and itself)
+  1 row              earlier positions of the same row (block)
+  2 column           the same in-row offset in this and every earlier row
+  3 previous row     the whole previous row (nothing for row 0: the output is zero)
+  6 cross            every position of the lyric encoder's output (encoder_kv), no mask
+  7 prime            earlier positions among the first (prime_len // blocks + 1) * blocks
 
-Every block takes an optional KV cache (past_key, past_value) of shape [B, H, P, Dh] and returns the
-cache grown by the T new positions. A cross-attention block has nothing to cache; it carries its
-cache slot through with zeros for the new positions so that every layer has the same cache layout.
+Two independent code paths:
+- `forward` (the official training/`z_forward` path): the whole window at once, sparse kinds by
+  reshaping into rows / columns as the official FactoredAttention does;
+- `step`: T positions from `position` with a full-length KV cache [B, H, P, Dh] per layer; every
+  kind attends over the whole cache with a position mask that lets it see exactly the keys the
+  official sample mode keeps. Cross-attention layers read keys/values projected once per window
+  (`project_encoder_kv`) and carry their cache slot with zeros.
 """
 import math
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -17,52 +27,150 @@ from .ops import Conv1D, LayerNorm, quick_gelu
 
 KV = Tuple[torch.Tensor, torch.Tensor]
 
-DENSE_ATTN = 0
-CROSS_ATTN = 6
-SUPPORTED_ATTN_FUNCS = (DENSE_ATTN, CROSS_ATTN)
+DENSE, ROW, COLUMN, PREV_ROW, CROSS, PRIME = 0, 1, 2, 3, 6, 7
+SUPPORTED_ATTN_FUNCS = (DENSE, ROW, COLUMN, PREV_ROW, CROSS, PRIME)
+
+
+def attn_func_for(attn_order: int, d: int) -> int:
+    """The attention kind of layer d for an official attn_order (the ones the released models use,
+    plus the simple cycles they are built from)."""
+    if attn_order == 0:
+        return DENSE
+    if attn_order == 1:
+        return (ROW, COLUMN)[d % 2]
+    if attn_order == 2:
+        return (ROW, COLUMN, PREV_ROW)[d % 3]
+    if attn_order == 6:
+        return (ROW, COLUMN, PREV_ROW, CROSS)[d % 4]
+    if attn_order == 7:
+        return CROSS if d % 16 == 15 else (ROW, COLUMN, PREV_ROW)[d % 16 % 3]
+    if attn_order == 8:
+        return CROSS if d % 10 == 9 else (ROW, COLUMN, PREV_ROW)[d % 10 % 3]
+    if attn_order == 9:
+        return (ROW, COLUMN, PREV_ROW, DENSE)[d % 4]
+    if attn_order == 10:
+        # 9 layers of row/column/previous-row, then 7 groups of 9 such layers plus cross-attention (cycle 79).
+        e = d % 79
+        if e < 9:
+            return (ROW, COLUMN, PREV_ROW)[e % 3]
+        e = (e - 9) % 10
+        return CROSS if e == 9 else (ROW, COLUMN, PREV_ROW)[e % 3]
+    if attn_order == 11:
+        return (CROSS, CROSS, DENSE)[d % 3] if d % 16 == 15 else (ROW, COLUMN, PREV_ROW)[d % 3]
+    if attn_order == 12:
+        return (PRIME, PRIME, DENSE)[d % 3] if d % 16 == 15 else (ROW, COLUMN, PREV_ROW)[d % 3]
+    raise NotImplementedError(f'attn_order {attn_order}')
+
+
+def attn_pattern(attn_order: int, depth: int) -> List[int]:
+    return [attn_func_for(attn_order, d) for d in range(depth)]
 
 
 class FactoredAttention(nn.Module):
-    def __init__(self, n_in: int, n_ctx: int, n_state: int, n_head: int, attn_func: int = DENSE_ATTN,
-                 encoder_dims: Optional[int] = None):
+    def __init__(self, n_in: int, n_ctx: int, n_state: int, n_head: int, attn_func: int = DENSE,
+                 blocks: Optional[int] = None, encoder_dims: Optional[int] = None, prime_len: Optional[int] = None):
         super().__init__()
         if attn_func not in SUPPORTED_ATTN_FUNCS:
             raise NotImplementedError(f'attn_func {attn_func} is not implemented')
         assert n_state % n_head == 0
         self.n_in, self.n_ctx, self.n_state, self.n_head = n_in, n_ctx, n_state, n_head
+        self.head_dim = n_state // n_head
         self.attn_func = attn_func
+        self.blocks = blocks
+        self.block_ctx = n_ctx // blocks if blocks else None
+        if attn_func in (ROW, COLUMN, PREV_ROW):
+            assert blocks and n_ctx % blocks == 0, f'attn_func {attn_func} needs blocks dividing n_ctx'
         self.encoder_dims = encoder_dims
-        if attn_func == CROSS_ATTN:
+        self.prime_len = prime_len
+        if attn_func == CROSS:
             self.c_attn = Conv1D(n_in, n_state)  # queries only
             self.c_enc_kv = Conv1D(n_in, n_state * 2)  # keys and values from encoder_kv
         else:
             self.c_attn = Conv1D(n_in, n_state * 3)
         self.c_proj = Conv1D(n_state, n_in)
-        # Jukebox scales queries and keys by d^-1/4 each.
-        self.scale = 1.0 / math.sqrt(math.sqrt(n_state // n_head))
+
+    @property
+    def prime_keys(self) -> int:
+        """Keys a prime-attention layer sees: the official `_prime_len`."""
+        assert self.prime_len is not None and self.blocks
+        return (self.prime_len // self.blocks + 1) * self.blocks
+
+    # -- helpers ---------------------------------------------------------------------------------
 
     def split_heads(self, x: torch.Tensor) -> torch.Tensor:
         b, t = x.shape[0], x.shape[1]
-        return x.reshape(b, t, self.n_head, self.n_state // self.n_head).permute(0, 2, 1, 3)  # [B, H, T, Dh]
+        return x.reshape(b, t, self.n_head, self.head_dim).permute(0, 2, 1, 3)  # [B, H, T, Dh]
 
     def merge_heads(self, x: torch.Tensor) -> torch.Tensor:
         b, t = x.shape[0], x.shape[2]
         return x.permute(0, 2, 1, 3).reshape(b, t, self.n_state)
 
-    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: Optional[torch.Tensor]) -> torch.Tensor:
-        w = torch.matmul(q * self.scale, (k * self.scale).transpose(-1, -2))  # [B, H, T, S]
+    def _softmax_attend(self, q, k, v, mask: Optional[torch.Tensor]) -> torch.Tensor:
+        """q [.., Tq, Dh], k/v [.., Tk, Dh] in head layout; mask bool broadcasting to [.., Tq, Tk]."""
+        w = torch.matmul(q, k.transpose(-1, -2)) * (1.0 / math.sqrt(self.head_dim))
         if mask is not None:
             w = w.masked_fill(~mask, -1e9)
-        w = torch.softmax(w, dim=-1)
-        return torch.matmul(w, v)
+        return torch.matmul(torch.softmax(w, dim=-1), v)
 
-    def forward(self, x: torch.Tensor, past: KV, encoder_kv: Optional[torch.Tensor]) -> Tuple[torch.Tensor, KV]:
-        past_k, past_v = past
-        if self.attn_func == CROSS_ATTN:
+    def _dense(self, q, k, v, mask):
+        """q/k/v [N, L, n_state] -> [N, Lq, n_state]."""
+        return self.merge_heads(self._softmax_attend(self.split_heads(q), self.split_heads(k), self.split_heads(v),
+                                                     mask))
+
+    @staticmethod
+    def _causal(lq: int, lk: int) -> torch.Tensor:
+        return torch.ones(lq, lk, dtype=torch.bool).tril()
+
+    def project_encoder_kv(self, encoder_kv: torch.Tensor) -> KV:
+        k, v = self.c_enc_kv(encoder_kv).chunk(2, dim=2)
+        return self.split_heads(k), self.split_heads(v)
+
+    # -- whole-window forward (official non-sample path) -----------------------------------------
+
+    def forward(self, x: torch.Tensor, encoder_kv: Optional[torch.Tensor] = None) -> torch.Tensor:
+        n, l, _ = x.shape
+        if self.attn_func == CROSS:
             assert encoder_kv is not None, 'cross-attention needs encoder_kv'
-            q = self.split_heads(self.c_attn(x))
+            q = self.c_attn(x)
             k, v = self.c_enc_kv(encoder_kv).chunk(2, dim=2)
-            a = self.attend(q, self.split_heads(k), self.split_heads(v), None)
+            return self.c_proj(self._dense(q, k, v, None))
+        q, k, v = self.c_attn(x).chunk(3, dim=2)
+        f, s = self.attn_func, self.n_state
+        if f == DENSE:
+            a = self._dense(q, k, v, self._causal(l, l))
+        elif f == PRIME:
+            pl = self.prime_keys
+            a = self._dense(q, k[:, :pl], v[:, :pl], self._causal(l, min(pl, l)))
+        else:
+            bc = self.block_ctx
+            assert l % bc == 0, f'the whole-window forward needs a multiple of block_ctx {bc} positions'
+            nb = l // bc
+            if f == ROW:
+                rows = lambda z: z.reshape(n * nb, bc, s)
+                a = self._dense(rows(q), rows(k), rows(v), self._causal(bc, bc)).reshape(n, l, s)
+            elif f == COLUMN:
+                cols = lambda z: z.reshape(n, nb, bc, s).transpose(1, 2).reshape(n * bc, nb, s)
+                a = self._dense(cols(q), cols(k), cols(v), self._causal(nb, nb))
+                a = a.reshape(n, bc, nb, s).transpose(1, 2).reshape(n, l, s)
+            elif f == PREV_ROW:
+                def prev(z):
+                    z = z.reshape(n, nb, bc, s)
+                    z = torch.cat([torch.zeros_like(z[:, :1]), z[:, :-1]], dim=1)  # row r sees row r - 1
+                    return z.reshape(n * nb, bc, s)
+                a = self._dense(q.reshape(n * nb, bc, s), prev(k), prev(v), None).reshape(n, l, s)
+            else:
+                raise NotImplementedError(f)
+        return self.c_proj(a)
+
+    # -- cached step (official sample path) -------------------------------------------------------
+
+    def step(self, x: torch.Tensor, past: KV, mask: Optional[torch.Tensor], gate: Optional[torch.Tensor],
+             enc: Optional[KV]) -> Tuple[torch.Tensor, KV]:
+        past_k, past_v = past
+        if self.attn_func == CROSS:
+            assert enc is not None, 'cross-attention needs the projected encoder keys/values'
+            q = self.split_heads(self.c_attn(x))
+            a = self._softmax_attend(q, enc[0], enc[1], None)
             zeros = torch.zeros_like(q)
             present = (torch.cat([past_k, zeros], dim=2), torch.cat([past_v, zeros], dim=2))
         else:
@@ -70,12 +178,9 @@ class FactoredAttention(nn.Module):
             q, k, v = self.split_heads(q), self.split_heads(k), self.split_heads(v)
             k_all = torch.cat([past_k, k], dim=2)
             v_all = torch.cat([past_v, v], dim=2)
-            p, t = past_k.shape[2], q.shape[2]
-            # Query i (absolute index p + i) sees keys 0 .. p + i.
-            key_pos = torch.arange(p + t).unsqueeze(0)
-            query_pos = (torch.arange(t) + p).unsqueeze(1)
-            mask = key_pos <= query_pos  # [T, P + T]
-            a = self.attend(q, k_all, v_all, mask)
+            a = self._softmax_attend(q, k_all, v_all, mask)
+            if gate is not None:
+                a = a * gate
             present = (k_all, v_all)
         return self.c_proj(self.merge_heads(a)), present
 
@@ -92,41 +197,97 @@ class MLP(nn.Module):
 
 class ResAttnBlock(nn.Module):
     def __init__(self, n_in: int, n_ctx: int, n_head: int, m_attn: float = 0.25, m_mlp: float = 1.0,
-                 attn_func: int = DENSE_ATTN, encoder_dims: Optional[int] = None):
+                 attn_func: int = DENSE, blocks: Optional[int] = None, encoder_dims: Optional[int] = None,
+                 prime_len: Optional[int] = None, res_scale: float = 1.0):
         super().__init__()
-        self.attn = FactoredAttention(n_in, n_ctx, int(m_attn * n_in), n_head, attn_func, encoder_dims)
+        self.attn = FactoredAttention(n_in, n_ctx, int(m_attn * n_in), n_head, attn_func, blocks, encoder_dims,
+                                      prime_len)
         self.ln_0 = LayerNorm(n_in)
         self.mlp = MLP(n_in, int(m_mlp * n_in))
         self.ln_1 = LayerNorm(n_in)
+        self.res_scale = res_scale
+        self.attn_func = attn_func
 
-    def forward(self, x: torch.Tensor, past: KV, encoder_kv: Optional[torch.Tensor]) -> Tuple[torch.Tensor, KV]:
-        a, present = self.attn(self.ln_0(x), past, encoder_kv)
+    def _out(self, x, a):
         m = self.mlp(self.ln_1(x + a))
-        return x + a + m, present
+        if self.res_scale == 1.0:
+            return x + a + m
+        return x + self.res_scale * (a + m)
+
+    def forward(self, x: torch.Tensor, encoder_kv: Optional[torch.Tensor] = None) -> torch.Tensor:
+        return self._out(x, self.attn(self.ln_0(x), encoder_kv if self.attn_func == CROSS else None))
+
+    def step(self, x, past: KV, mask, gate, enc: Optional[KV]) -> Tuple[torch.Tensor, KV]:
+        a, present = self.attn.step(self.ln_0(x), past, mask, gate, enc)
+        return self._out(x, a), present
 
 
 class Transformer(nn.Module):
-    def __init__(self, n_in: int, n_ctx: int, n_head: int, n_depth: int, attn_funcs: List[int],
-                 m_attn: float = 0.25, m_mlp: float = 1.0, encoder_dims: Optional[int] = None):
+    def __init__(self, n_in: int, n_ctx: int, n_head: int, n_depth: int, attn_order: int = 0,
+                 blocks: Optional[int] = None, m_attn: float = 0.25, m_mlp: float = 1.0,
+                 encoder_dims: Optional[int] = None, prime_len: Optional[int] = None, res_scale: bool = False):
         super().__init__()
-        assert len(attn_funcs) == n_depth
         self.n_in, self.n_ctx, self.n_head, self.n_depth = n_in, n_ctx, n_head, n_depth
-        self.attn_funcs = list(attn_funcs)
+        self.blocks = blocks
+        self.block_ctx = n_ctx // blocks if blocks else None
+        self.attn_funcs = attn_pattern(attn_order, n_depth)
+        rs = 1.0 / n_depth if res_scale else 1.0
         self._attn_mods = nn.ModuleList(
-            ResAttnBlock(n_in, n_ctx, n_head, m_attn, m_mlp, f, encoder_dims) for f in attn_funcs)
-        block = self._attn_mods[0].attn
-        self.head_dim = block.n_state // n_head
+            ResAttnBlock(n_in, n_ctx, n_head, m_attn, m_mlp, f, blocks, encoder_dims, prime_len, rs)
+            for f in self.attn_funcs)
+        self.head_dim = self._attn_mods[0].attn.head_dim
+
+    @property
+    def cross_layers(self) -> List[int]:
+        return [i for i, f in enumerate(self.attn_funcs) if f == CROSS]
 
     def empty_cache(self, batch: int) -> List[KV]:
         z = torch.zeros(batch, self.n_head, 0, self.head_dim)
         return [(z, z) for _ in range(self.n_depth)]
 
-    def forward(self, x: torch.Tensor, past: Optional[List[KV]] = None,
-                encoder_kv: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, List[KV]]:
-        if past is None:
-            past = self.empty_cache(x.shape[0])
+    def forward(self, x: torch.Tensor, encoder_kv: Optional[torch.Tensor] = None) -> torch.Tensor:
+        for block in self._attn_mods:
+            x = block(x, encoder_kv)
+        return x
+
+    def project_encoder_kv(self, encoder_kv: torch.Tensor) -> Dict[int, KV]:
+        """Cross-attention keys/values [B, H, n_tokens, Dh] of every cross layer, computed once per window."""
+        return {i: self._attn_mods[i].attn.project_encoder_kv(encoder_kv) for i in self.cross_layers}
+
+    def step_masks(self, position: torch.Tensor, t: int) -> Dict[int, Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]]:
+        """Per attention kind: (mask [T, P + T] over the full cache, output gate [T, 1] or None) for queries at
+        positions position .. position + T - 1 (position = P, the cache length)."""
+        qp = (torch.arange(t) + position).unsqueeze(1)  # [T, 1]
+        kp = torch.arange(t + position[0]).unsqueeze(0)  # [1, P + T]
+        causal = kp <= qp
+        out = {}
+        for f in set(self.attn_funcs):
+            if f == DENSE:
+                out[f] = (causal, None)
+            elif f == ROW:
+                bc = self.block_ctx
+                out[f] = (causal & (torch.div(kp, bc, rounding_mode='floor') == torch.div(qp, bc, rounding_mode='floor')), None)
+            elif f == COLUMN:
+                bc = self.block_ctx
+                out[f] = (causal & (torch.remainder(kp, bc) == torch.remainder(qp, bc)), None)
+            elif f == PREV_ROW:
+                bc = self.block_ctx
+                row = torch.div(qp, bc, rounding_mode='floor')
+                mask = torch.div(kp, bc, rounding_mode='floor') == row - 1
+                out[f] = (mask, (qp >= bc).to(torch.float32))
+            elif f == PRIME:
+                pl = self._attn_mods[self.attn_funcs.index(PRIME)].attn.prime_keys
+                out[f] = (causal & (kp < pl), None)
+            elif f == CROSS:
+                out[f] = (None, None)
+        return out
+
+    def step(self, x: torch.Tensor, position: torch.Tensor, past: List[KV],
+             enc: Optional[Dict[int, KV]] = None) -> Tuple[torch.Tensor, List[KV]]:
+        masks = self.step_masks(position, x.shape[1])
         presents: List[KV] = []
-        for block, layer_past in zip(self._attn_mods, past):
-            x, present = block(x, layer_past, encoder_kv)
+        for i, (block, layer_past) in enumerate(zip(self._attn_mods, past)):
+            mask, gate = masks[block.attn_func]
+            x, present = block.step(x, layer_past, mask, gate, enc.get(i) if enc else None)
             presents.append(present)
         return x, presents

@@ -37,7 +37,8 @@ class ResConv1DBlock(nn.Module):
 
 class Resnet1D(nn.Module):
     def __init__(self, n_in: int, n_depth: int, m_conv: float = 1.0, dilation_growth_rate: int = 1,
-                 dilation_cycle: Optional[int] = None, res_scale: bool = False, reverse_dilation: bool = False):
+                 dilation_cycle: Optional[int] = None, res_scale: bool = False, reverse_dilation: bool = False,
+                 checkpoint_res: bool = False):
         super().__init__()
 
         def depth_for(d: int) -> int:
@@ -48,13 +49,23 @@ class Resnet1D(nn.Module):
                   for d in range(n_depth)]
         if reverse_dilation:
             blocks = blocks[::-1]
-        self.model = nn.Sequential(*blocks)
+        # The official code names the blocks `blocks` (a ModuleList) when checkpoint_res is set, else `model`.
+        self.checkpoint_res = bool(checkpoint_res)
+        if self.checkpoint_res:
+            self.blocks = nn.ModuleList(blocks)
+        else:
+            self.model = nn.Sequential(*blocks)
+
+    def _blocks(self):
+        return self.blocks if self.checkpoint_res else self.model
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
+        for block in self._blocks():
+            x = block(x)
+        return x
 
     def layer_specs(self) -> List[LayerSpec]:
-        return [s for block in self.model for s in block.layer_specs()]
+        return [s for block in self._blocks() for s in block.layer_specs()]
 
 
 class DecoderConvBock(nn.Module):
@@ -62,7 +73,7 @@ class DecoderConvBock(nn.Module):
 
     def __init__(self, input_emb_width: int, output_emb_width: int, down_t: int, stride_t: int, width: int,
                  depth: int, m_conv: float, dilation_growth_rate: int = 1, dilation_cycle: Optional[int] = None,
-                 res_scale: bool = False, reverse_decoder_dilation: bool = False):
+                 res_scale: bool = False, reverse_decoder_dilation: bool = False, checkpoint_res: bool = False):
         super().__init__()
         blocks: List[nn.Module] = []
         if down_t > 0:
@@ -72,7 +83,7 @@ class DecoderConvBock(nn.Module):
                 out_ch = input_emb_width if i == down_t - 1 else width
                 blocks.append(nn.Sequential(
                     Resnet1D(width, depth, m_conv, dilation_growth_rate, dilation_cycle, res_scale,
-                             reverse_decoder_dilation),
+                             reverse_decoder_dilation, checkpoint_res),
                     nn.ConvTranspose1d(width, out_ch, filter_t, stride_t, pad_t),
                 ))
         self.model = nn.Sequential(*blocks)

@@ -11,6 +11,7 @@ import { Coordinator } from '../coordinator/coordinator.js';
 import { CoordinatorClient, isTerminal, type JobView, type SubmitRequest } from './coordinator-client.js';
 import { ProgressDisplay } from './progress.js';
 import { outputPaths } from './output-paths.js';
+import { registerModelsCommand } from './models-command.js';
 import { startLocalCluster } from './local-cluster.js';
 import { setQuiet } from '../server/log.js';
 
@@ -18,6 +19,14 @@ function int(name: string) {
   return (v: string): number => {
     const n = Number(v);
     if (!Number.isInteger(n)) throw new CommanderArgError(`${name} must be an integer`);
+    return n;
+  };
+}
+
+function positiveInt(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new CommanderArgError(`${name} must be a positive integer`);
     return n;
   };
 }
@@ -57,7 +66,7 @@ function addJobOptions(cmd: Command): Command {
   return cmd
     .requiredOption('--seconds <s>', 'song length in seconds (rounded down to the top level hop)', num('--seconds'))
     .option('--seed <n>', 'seed: fixes every token', '0')
-    .option('--samples <k>', 'sample rows rendered together', int('--samples'), 1)
+    .option('--samples <k>', 'sample rows rendered together', positiveInt('--samples'), 1)
     .option('--artist <name>', 'artist label', 'unknown')
     .option('--genre <name...>', 'genre label(s)', [])
     .option('--lyrics <text|@file>', 'lyrics, or @path to read them from a file')
@@ -140,16 +149,15 @@ addJobOptions(
     .command('render')
     .description('render a song on this machine: an embedded coordinator and local worker processes')
     .requiredOption('--out <file.wav>', 'output WAV (FILE-1.wav, FILE-2.wav ... with --samples > 1)')
-    .option('--workers <w>', 'local worker processes', int('--workers'), 2)
+    .option('--workers <w>', 'local worker processes', positiveInt('--workers'), 2)
     .option('--model <dir>', 'model folder', DEFAULT_MODEL_DIR)
     .option('--tokens-out <file.json>', 'also write every level\'s tokens as JSON')
-    .option('--decode-chunk <tokens>', 'bottom-level tokens per decode chunk', int('--decode-chunk'), 16384)
+    .option('--decode-chunk <tokens>', 'bottom-level tokens per decode chunk', positiveInt('--decode-chunk'), 16384)
     .option('--quiet', 'no progress bars')
     .option('--verbose', 'show coordinator and worker logs'),
 ).action(async (flags: JobFlags & { out: string; workers: number; tokensOut?: string; decodeChunk: number; quiet?: boolean; verbose?: boolean }) => {
   setQuiet(!flags.verbose);
   const model = await readModelFolder(flags.model);
-  if (flags.workers < 1) throw new Error('--workers must be at least 1');
   const req = submitRequest(flags, model.manifest.modelId, model.manifest.levels.length);
   const t0 = performance.now();
   const cluster = await startLocalCluster({ modelDir: model.dir, workers: flags.workers, decodeChunkTokens: flags.decodeChunk, verbose: flags.verbose });
@@ -204,8 +212,8 @@ program
   .option('--port <port>', 'gRPC port (0 = any free port)', int('--port'), 50052)
   .option('--metrics-port <port>', 'Prometheus /metrics port (-1 = off)', int('--metrics-port'), -1)
   .option('--levels <list>', 'levels to host, e.g. "0,1" (default: all)')
-  .option('--threads <n>', 'inference threads (windows at once)', int('--threads'), 1)
-  .option('--intra-op-threads <n>', 'ONNX Runtime threads per session', int('--intra-op-threads'), 1)
+  .option('--threads <n>', 'inference threads (windows at once)', positiveInt('--threads'), 1)
+  .option('--intra-op-threads <n>', 'ONNX Runtime threads per session', positiveInt('--intra-op-threads'), 1)
   .addOption(new Option('--provider <p>', 'execution provider').choices(['cpu', 'cuda']).default('cpu'))
   .option('--announce', 'print {"listening": address} on stdout once serving')
   .action(
@@ -237,7 +245,7 @@ program
   .option('--host <host>', 'address to bind', '0.0.0.0')
   .option('--port <port>', 'gRPC port', int('--port'), 50051)
   .option('--metrics-port <port>', 'Prometheus /metrics port (-1 = off)', int('--metrics-port'), 9464)
-  .option('--decode-chunk <tokens>', 'bottom-level tokens per decode chunk', int('--decode-chunk'), 16384)
+  .option('--decode-chunk <tokens>', 'bottom-level tokens per decode chunk', positiveInt('--decode-chunk'), 16384)
   .option('--announce', 'print {"listening": address} on stdout once serving')
   .action(async (flags: { workers: string; model: string[]; host: string; port: number; metricsPort: number; decodeChunk: number; announce?: boolean }) => {
     const c = await Coordinator.start({
@@ -345,6 +353,8 @@ program
       client.close();
     }
   });
+
+registerModelsCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`jukebox: ${describeError(err)}\n`);

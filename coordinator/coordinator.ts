@@ -19,7 +19,7 @@ import { planSong } from '../shared/plan.js';
 import { planDecodeChunks } from '../shared/decode-plan.js';
 import { LevelTokens } from '../shared/stitch.js';
 import type { JobRequest } from '../shared/types.js';
-import { Dispatcher } from './dispatcher.js';
+import { Dispatcher, type DispatcherOptions } from './dispatcher.js';
 import { MemoryJobStore, TERMINAL_STATES, type JobRecord, type JobStore } from './job.js';
 import { CoordinatorMetrics } from './metrics.js';
 import { WorkerDirectory } from './worker-directory.js';
@@ -45,6 +45,13 @@ export interface CoordinatorOptions {
   store?: JobStore;
   /** Bytes per FetchAudio message, at most 1 MiB. @default 1 MiB */
   audioChunkBytes?: number;
+  /** Retries, stall detection and deadlines. */
+  dispatch?: DispatcherOptions;
+}
+
+/** No worker could ever run the job: FAILED_PRECONDITION, nothing is queued. */
+export class NoWorkersError extends Error {
+  override name = 'NoWorkersError';
 }
 
 /** Minimum time between two WatchJob messages for one watcher, except for the final state. */
@@ -63,7 +70,7 @@ export class Coordinator {
 
   private constructor(private readonly options: CoordinatorOptions) {
     this.store = options.store ?? new MemoryJobStore();
-    this.dispatcher = new Dispatcher(this.store, this.workers, this.metrics);
+    this.dispatcher = new Dispatcher(this.store, this.workers, this.metrics, options.dispatch);
     this.dispatcher.setMaxListeners(0);
     this.decodeChunkTokens = options.decodeChunkTokens ?? 16384;
   }
@@ -95,7 +102,8 @@ export class Coordinator {
 
   /** Validates and plans a job, then hands it to the dispatcher. Throws InvalidArgumentError on bad input. */
   submit(req: JobRequest, wavFormat: string): JobRecord {
-    const model = this.models.get(req.model);
+    // An empty model means the one model this coordinator serves, when it serves exactly one.
+    const model = req.model === '' && this.models.size === 1 ? [...this.models.values()][0] : this.models.get(req.model);
     if (!model) {
       throw new InvalidArgumentError('model', `model: unknown model "${req.model}"; this coordinator serves ${[...this.models.keys()].join(', ')}`);
     }
@@ -103,7 +111,12 @@ export class Coordinator {
       throw new InvalidArgumentError('wav_format', `wav_format: must be "pcm16" or "float32", got "${wavFormat}"`);
     }
     const { manifest } = model;
-    const spec = validateJobRequest(req, manifest);
+    const spec = validateJobRequest({ ...req, model: manifest.modelId }, manifest);
+    const missing = this.workers.missingFor(model.hash, manifest.levels.map((l) => l.level));
+    if (missing.length > 0) {
+      const what = missing.map((m) => (m === 'decode' ? 'VQ-VAE decoding' : `level ${m}`)).join(', ');
+      throw new NoWorkersError(`no worker of this coordinator serves ${what} of model ${manifest.modelId} (hash ${model.hash.slice(0, 12)}); start workers with --model for it`);
+    }
     const plan = planSong(manifest, spec.durationSeconds);
     const decodeChunks = planDecodeChunks(plan.levels[0].totalTokens, this.decodeChunkTokens, manifest.vqvae.decoders[0].marginTokens);
     const job: JobRecord = {
@@ -123,6 +136,8 @@ export class Coordinator {
       decodedChunks: decodeChunks.map(() => undefined),
       audio: [],
       attempts: new Map(),
+      retryAt: new Map(),
+      failedOn: new Map(),
     };
     this.dispatcher.add(job, { manifest, labels: resolveLabels(spec, manifest) });
     log('coordinator', 'job submitted', { job: job.id, model: req.model, seconds: spec.durationSeconds, samples: spec.samples });
@@ -188,6 +203,7 @@ export class Coordinator {
           callback(null, this.toProto(job));
         } catch (err) {
           if (err instanceof InvalidArgumentError) callback(statusError(grpc.status.INVALID_ARGUMENT, err.message));
+          else if (err instanceof NoWorkersError) callback(statusError(grpc.status.FAILED_PRECONDITION, err.message));
           else callback(statusError(grpc.status.INTERNAL, (err as Error).message));
         }
       },
@@ -296,12 +312,22 @@ async function streamBytes(call: grpc.ServerWritableStream<FetchAudioRequest__Ou
   call.on('cancelled', () => (cancelled = true));
   for (let offset = 0; offset < bytes.length && !cancelled; offset += chunkBytes) {
     const data = Buffer.from(bytes.buffer, bytes.byteOffset + offset, Math.min(chunkBytes, bytes.length - offset));
-    if (!call.write({ data, offset, totalBytes: bytes.length })) {
-      await new Promise<void>((resolve) => {
-        call.once('drain', resolve);
-        call.once('cancelled', resolve);
-      });
-    }
+    if (!call.write({ data, offset, totalBytes: bytes.length })) await drainedOrGone(call);
   }
   if (!cancelled) call.end();
+}
+
+/** Resolves on 'drain', or when the call is cancelled or fails; removes the listener that did not fire. */
+function drainedOrGone(call: grpc.ServerWritableStream<FetchAudioRequest__Output, AudioChunk>): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      call.off('drain', done);
+      call.off('cancelled', done);
+      call.off('error', done);
+      resolve();
+    };
+    call.on('drain', done);
+    call.on('cancelled', done);
+    call.on('error', done);
+  });
 }

@@ -59,6 +59,14 @@ export interface JobRecord {
   audio: Uint8Array[];
   /** Attempts per task key, for retries. */
   attempts: Map<string, number>;
+  /** performance.now() before which a failed task is not sent again (backoff). */
+  retryAt: Map<string, number>;
+  /** The worker a task last failed on: the retry prefers another. */
+  failedOn: Map<string, string>;
+  /** Execution provider of the first worker the job ran on; every later task goes to the same kind. */
+  provider?: string;
+  /** performance.now() since when ready work has had no worker able to run it. */
+  unservedSinceMs?: number;
 }
 
 /** Where job records live. In memory here; a durable store implements the same seam. */
@@ -68,10 +76,19 @@ export interface JobStore {
   list(): JobRecord[];
 }
 
+/** Finished jobs kept (with their audio) before the oldest are dropped. */
+export const DEFAULT_RETAINED_JOBS = 100;
+
 export class MemoryJobStore implements JobStore {
   private readonly jobs = new Map<string, JobRecord>();
+
+  constructor(private readonly retainFinished = DEFAULT_RETAINED_JOBS) {}
+
   put(job: JobRecord): void {
     this.jobs.set(job.id, job);
+    const finished = [...this.jobs.values()].filter((j) => TERMINAL_STATES.has(j.state));
+    // Map order is insertion order: the first finished ones are the oldest.
+    for (const old of finished.slice(0, Math.max(0, finished.length - this.retainFinished))) this.jobs.delete(old.id);
   }
   get(id: string): JobRecord | undefined {
     return this.jobs.get(id);

@@ -22,8 +22,8 @@ export type Task =
 /**
  * A level-L window runs once its own previous window is done and, below the top, once the upper level's tokens
  * it is conditioned on exist: levels overlap as a wavefront. A decode chunk runs once the bottom-level tokens of
- * its input span (margins included) exist. Order: decode chunks, then the bottom level first: the bottom chain
- * is the critical path, so it never waits for a slot taken by an upper level that is ahead anyway.
+ * its input span (margins included) exist. Order: windows bottom level first (the bottom chain is the critical
+ * path, so it never waits for a slot taken by work that is ahead anyway), then decode chunks.
  */
 export function readyTasks(
   plan: SongPlan,
@@ -32,10 +32,6 @@ export function readyTasks(
   decode: DecodeProgressState,
 ): Task[] {
   const tasks: Task[] = [];
-  const bottomTokens = levels[0].tokensDone;
-  for (let c = 0; c < chunks.length; c++) {
-    if (!decode.done[c] && !decode.running[c] && chunks[c].inEnd <= bottomTokens) tasks.push({ kind: 'decode', chunk: c });
-  }
   const top = plan.levels.length - 1;
   for (let l = 0; l <= top; l++) {
     const state = levels[l];
@@ -45,7 +41,15 @@ export function readyTasks(
     if (l < top && levels[l + 1].tokensDone < window.upperEnd) continue;
     tasks.push({ kind: 'window', level: l, window });
   }
+  const bottomTokens = levels[0].tokensDone;
+  for (let c = 0; c < chunks.length; c++) {
+    if (!decode.done[c] && !decode.running[c] && chunks[c].inEnd <= bottomTokens) tasks.push({ kind: 'decode', chunk: c });
+  }
   return tasks;
+}
+
+export function taskKey(task: Task): string {
+  return task.kind === 'decode' ? `decode:${task.chunk}` : `window:${task.level}:${task.window.index}`;
 }
 
 /** True when every window of every level and every decode chunk is done. */

@@ -8,7 +8,10 @@ import { log } from '../server/log.js';
 export interface WorkerEntry {
   address: string;
   client: WorkerClient;
+  /** What it said in its last answer to Describe; cleared while it is down. */
   info?: DescribeResponse__Output;
+  /** The last answer ever, kept while it is down: what it would serve when it comes back. */
+  lastInfo?: DescribeResponse__Output;
   inFlight: number;
   /** performance.now() until which the worker is skipped after a transport failure. */
   downUntilMs: number;
@@ -19,6 +22,10 @@ export interface WorkerRequirement {
   modelHash: string;
   /** A prior level, or 'decode'. */
   level: number | 'decode';
+  /** Execution provider the job is pinned to: kernels differ between providers, and so would tokens. */
+  provider?: string;
+  /** A worker to use only when no other fits (it just failed this task). */
+  avoid?: string;
 }
 
 const DESCRIBE_DEADLINE_MS = 5000;
@@ -55,6 +62,7 @@ export class WorkerDirectory {
           return;
         }
         entry.info = res;
+        entry.lastInfo = res;
         entry.downUntilMs = 0;
         resolve(res);
       });
@@ -71,12 +79,19 @@ export class WorkerDirectory {
     log('coordinator', 'worker unavailable', { worker: entry.address, reason });
   }
 
+  private fits(info: DescribeResponse__Output, req: WorkerRequirement): boolean {
+    if (info.modelHash !== req.modelHash) return false;
+    if (req.level !== 'decode' && !info.levels.includes(req.level)) return false;
+    return req.provider === undefined || info.executionProvider === req.provider;
+  }
+
   /**
-   * A worker with a free slot that hosts what the task needs, least loaded first. Workers marked down are
-   * described again once their backoff ends; until then they are skipped.
+   * A worker with a free slot that fits the task, least loaded first, the avoided one only as a last resort.
+   * Workers marked down are described again once their backoff ends; until then they are skipped.
    */
   acquire(req: WorkerRequirement): WorkerEntry | undefined {
     let best: WorkerEntry | undefined;
+    let fallback: WorkerEntry | undefined;
     const now = performance.now();
     for (const e of this.workers.values()) {
       if (!e.info) {
@@ -86,22 +101,32 @@ export class WorkerDirectory {
         }
         continue;
       }
-      if (e.info.modelHash !== req.modelHash) continue;
-      if (req.level !== 'decode' && !e.info.levels.includes(req.level)) continue;
-      if (e.inFlight >= e.info.capacity) continue;
+      if (!this.fits(e.info, req) || e.inFlight >= e.info.capacity) continue;
+      if (e.address === req.avoid) {
+        fallback = e;
+        continue;
+      }
       if (!best || e.inFlight / e.info.capacity < best.inFlight / best.info!.capacity) best = e;
     }
-    if (best) best.inFlight++;
-    return best;
+    const chosen = best ?? fallback;
+    if (chosen) chosen.inFlight++;
+    return chosen;
+  }
+
+  /** True when a worker that is up now fits the task, busy or not. */
+  canServe(req: WorkerRequirement): boolean {
+    return this.list().some((e) => e.info !== undefined && e.info.capacity > 0 && this.fits(e.info, req));
+  }
+
+  /** Levels (and 'decode') of a model that no known worker has ever offered: a job for them could never run. */
+  missingFor(modelHash: string, levels: number[]): (number | 'decode')[] {
+    const offered = this.list().flatMap((e) => (e.lastInfo ? [e.lastInfo] : []));
+    const needs: (number | 'decode')[] = [...levels, 'decode'];
+    return needs.filter((level) => !offered.some((info) => this.fits(info, { modelHash, level })));
   }
 
   release(entry: WorkerEntry): void {
     entry.inFlight = Math.max(0, entry.inFlight - 1);
-  }
-
-  /** True when some known worker could ever serve the model (hosts every level it needs). */
-  hasWorkersFor(modelHash: string): boolean {
-    return this.list().some((e) => e.info?.modelHash === modelHash);
   }
 
   close(): void {

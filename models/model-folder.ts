@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseManifest } from '../shared/manifest.js';
 import { ManifestError } from '../shared/errors.js';
-import type { Manifest } from '../shared/types.js';
+import type { GraphFile, Manifest, ModelFile } from '../shared/types.js';
 
 export const DEFAULT_MODEL_DIR = fileURLToPath(new URL('./tiny', import.meta.url));
 
@@ -35,11 +35,10 @@ export async function readModelFolder(dir: string): Promise<ModelFolder> {
   return { dir: abs, manifest, hash: createHash('sha256').update(bytes).digest('hex') };
 }
 
-export function modelFiles(manifest: Manifest): { file: string; sha256: string }[] {
-  return [
-    ...manifest.levels.flatMap((l) => [l.graphs.conditioner, l.graphs.step]),
-    ...manifest.vqvae.decoders,
-  ];
+/** Every file the manifest names: graphs, then their external weight files. */
+export function modelFiles(manifest: Manifest): ModelFile[] {
+  const graphs: GraphFile[] = [...manifest.levels.flatMap((l) => [l.graphs.conditioner, l.graphs.step]), ...manifest.vqvae.decoders];
+  return [...graphs.map(({ file, sha256 }) => ({ file, sha256 })), ...graphs.flatMap((g) => g.externalData ?? [])];
 }
 
 async function sha256File(path: string): Promise<string> {

@@ -4,6 +4,7 @@ import { ManifestError } from './errors.js';
 import type {
   DecoderManifest,
   GraphFile,
+  ModelFile,
   LabelsManifest,
   LevelConditioning,
   LevelManifest,
@@ -58,7 +59,7 @@ function finite(value: unknown, path: string): number {
   return value;
 }
 
-function graphFile(value: unknown, path: string): GraphFile {
+function modelFile(value: unknown, path: string): ModelFile {
   const o = object(value, path);
   const file = string(o.file, `${path}.file`);
   // Workers join this onto the model folder: keep it inside.
@@ -68,6 +69,16 @@ function graphFile(value: unknown, path: string): GraphFile {
   const sha256 = string(o.sha256, `${path}.sha256`);
   if (!/^[0-9a-f]{64}$/.test(sha256)) fail(`${path}.sha256`, `must be 64 lowercase hex digits, got ${JSON.stringify(sha256)}`);
   return { file, sha256 };
+}
+
+function graphFile(value: unknown, path: string): GraphFile {
+  const graph: GraphFile = modelFile(value, path);
+  const external = object(value, path).externalData;
+  if (external !== undefined) {
+    if (!Array.isArray(external)) fail(`${path}.externalData`, `must be an array of {file, sha256}, got ${describe(external)}`);
+    graph.externalData = external.map((e, i) => modelFile(e, `${path}.externalData[${i}]`));
+  }
+  return graph;
 }
 
 function idMap(value: unknown, path: string): Record<string, number> {

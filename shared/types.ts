@@ -2,9 +2,14 @@
 
 export type LyricsKind = 'none' | 'encoder' | 'prefix';
 
-export interface GraphFile {
+export interface ModelFile {
   file: string;
   sha256: string;
+}
+
+export interface GraphFile extends ModelFile {
+  /** Weight files of a graph over 2 GB (ONNX external data), next to it in the model folder. */
+  externalData?: ModelFile[];
 }
 
 export interface LevelConditioning {

@@ -87,34 +87,25 @@ def checkpoint_path(root: str, preset_name: str) -> str:
                             f'{os.path.join(root, os.path.basename(rel))} exists')
 
 
-def decoder_exporter(args, vq_hps: dict, vqvae_ckpt, seed):
-    """The VQ-VAE decoders: tools/jukebox_model/vqvae_official.py once it exists, else the tiny decoders."""
+def decoder_exporter(args, vq_spec, vqvae_ckpt, seed):
+    """The VQ-VAE decoders, always of the official architecture (tools/jukebox_model/vqvae_official.py):
+    loaded from the official checkpoint when there is one, else randomly initialised from `vq_spec`
+    (official VQ-VAE hps: the `vqvae` preset, or the hps file's "vqvae")."""
     def export(out_dir):
+        from jukebox_model import vqvae_official
         if vqvae_ckpt:
-            try:
-                from jukebox_model import vqvae_official
-            except ImportError:
-                vqvae_official = None
-            if vqvae_official is not None and hasattr(vqvae_official, 'export_vqvae_decoders'):
-                print(f'VQ-VAE: loading {vqvae_ckpt}', file=sys.stderr)
-                vqvae = vqvae_official.load_official_checkpoint(vqvae_ckpt)
-                return vqvae_official.export_vqvae_decoders(vqvae, out_dir, args.opset)
-        import torch
-        from jukebox_model.init import randomise
-        from jukebox_model.tiny import export_tiny_decoders
-        from jukebox_model.vqvae import VQVAE
-        print('VQ-VAE: no official checkpoint (or no vqvae_official.export_vqvae_decoders); exporting tiny random '
-              'decoders', file=sys.stderr)
-        tiny = {'levels': 3, 'l_bins': vq_hps['l_bins'], 'emb_width': 32, 'downs_t': vq_hps['downs_t'],
-                'strides_t': vq_hps['strides_t'], 'width': 32, 'depth': 2, 'm_conv': 1.0,
-                'dilation_growth_rate': 3, 'dilation_cycle': None, 'hvqvae_multipliers': [1, 1, 1],
-                'vqvae_reverse_decoder_dilation': True, 'out_tanh': True}
-        torch.manual_seed(seed)
-        vqvae = VQVAE(tiny)
-        init = json.load(open(os.path.join(HERE, 'configs', 'tiny.json')))['init']
-        randomise(vqvae, init, torch.Generator().manual_seed(seed))
-        vqvae.eval()
-        return export_tiny_decoders(vqvae, out_dir, args.opset, 2)
+            print(f'VQ-VAE: loading {vqvae_ckpt}', file=sys.stderr)
+            vqvae = vqvae_official.load_official_checkpoint(vqvae_ckpt)
+        else:
+            from jukebox_model.tiny import random_official_vqvae
+            if args.checkpoints:
+                print(f'VQ-VAE: no vqvae.pth.tar under {args.checkpoints}; exporting a random VQ-VAE',
+                      file=sys.stderr)
+            init = json.load(open(os.path.join(HERE, 'configs', 'tiny.json')))['init']
+            vqvae = random_official_vqvae(vq_spec, seed, init)
+            print(f'VQ-VAE: random official architecture (emb_width {vqvae.hps["emb_width"]}, '
+                  f'l_bins {vqvae.l_bins}, width {vqvae.hps["width"]}, depth {vqvae.hps["depth"]})', file=sys.stderr)
+        return vqvae_official.export_vqvae_decoders(vqvae, out_dir, args.opset)
     return export
 
 

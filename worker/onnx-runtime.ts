@@ -77,9 +77,8 @@ export class LevelGraphs {
       this.kvNames.push(`past_key_${i}`, `past_value_${i}`);
       this.presentNames.push(`present_key_${i}`, `present_value_${i}`);
     }
-    const stepInputs = ['tokens', 'position', 'x_cond', 'y_cond', ...this.kvNames];
-    if (level.conditioning.lyrics === 'encoder') stepInputs.push('encoder_kv');
-    requireInputs(step, stepInputs, `level ${level.level} step`);
+    // Lyric-encoder models take encoder_kv or per-layer projected keys: both arrive as pass-through inputs.
+    requireInputs(step, ['tokens', 'position', 'x_cond', 'y_cond', ...this.kvNames], `level ${level.level} step`);
     const kv = new Set(this.kvNames);
     this.passThroughNames = step.inputNames.filter((n) => !HOST_STEP_INPUTS.has(n) && !kv.has(n));
     const unmet = this.passThroughNames.filter((n) => !conditioner.outputNames.includes(n));

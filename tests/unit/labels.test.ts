@@ -1,6 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cleanLyrics, labelVector, lyricWindow, normaliseArtist, normaliseGenres, windowLabels } from '../../shared/labels.js';
+import {
+  cleanLyrics,
+  cleanLyricsText,
+  labelVector,
+  lyricWindow,
+  normaliseArtist,
+  normaliseGenres,
+  officialArtistId,
+  officialGenreIds,
+  parseOfficialIdFile,
+  toAscii,
+  windowLabels,
+} from '../../shared/labels.js';
 import { parseManifest } from '../../shared/manifest.js';
 import { planSong } from '../../shared/plan.js';
 import { tinyManifestJson } from './helpers.js';
@@ -32,6 +44,30 @@ test('genres: v2 splits every genre into words, v3 keeps each genre whole', () =
   assert.deepEqual(normaliseGenres(['Blues Rock'], 'v3'), ['blues rock']);
   assert.deepEqual(normaliseGenres([], 'v2'), ['unknown']);
   assert.deepEqual(normaliseGenres(['!!!'], 'v2'), [''], 'nothing left: an empty word that no vocabulary knows');
+});
+
+test('the official lookups map names the id files do not know to 0, as Jukebox does', () => {
+  const artists = parseOfficialIdFile('unknown;0\nvarious;0\n;0\nalan_jackson;145\nc_line_dion;557\n');
+  assert.equal(officialArtistId('Alan Jackson', 'v2', artists), 145);
+  assert.equal(officialArtistId('Céline Dion', 'v2', artists), 557);
+  assert.equal(officialArtistId('Nobody', 'v2', artists), 0);
+  assert.equal(officialArtistId('', 'v2', artists), 0);
+  assert.equal(officialArtistId('constructor', 'v2', artists), 0, 'no inherited members');
+  const v3 = parseOfficialIdFile('Alan Jackson;6785\nunknown;0\n');
+  assert.equal(officialArtistId('ALAN JACKSON', 'v3', v3), 6785);
+  assert.equal(officialArtistId('alan_jackson', 'v3', v3), 0, 'v3 only lowercases');
+  const genres = parseOfficialIdFile('unknown;0\nblues;2\nrock;8\n');
+  assert.deepEqual(officialGenreIds('Blues Rock', 'v2', genres), [2, 8]);
+  assert.deepEqual(officialGenreIds('Blues Polka', 'v2', genres), [2, 0]);
+  assert.deepEqual(officialGenreIds('Blues Rock', 'v3', parseOfficialIdFile('blues rock;282\n')), [282]);
+});
+
+test('toAscii follows unidecode for Latin script: folded accents, ligatures, quotes, dashes', () => {
+  assert.equal(toAscii('Ærø Straße Łódź đ Þór œuvre'), 'AEro Strasse Lodz d Thor oeuvre');
+  assert.equal(toAscii('\u201cHi\u201d \u2018x\u2019 \u201elow\u201c a\u2013b c\u2014d \u2026 \u00bd \u00a9 \u20ac5 \u2122'), '"Hi" \'x\' ,,low" a-b c--d ...  1/2 (c) EUR5 (tm)');
+  assert.equal(toAscii('ŋ Ŋ'), 'NG ng', "unidecode's quirk, kept");
+  assert.equal(toAscii('Москва'), 'Москва', 'other scripts are left alone (unidecode would transliterate them)');
+  assert.equal(cleanLyricsText('Москва, 東京!', VOCAB), ', !');
 });
 
 test('lyrics are cleaned to the vocabulary: ASCII folding, unknown characters dropped, ids from 1', () => {
@@ -71,6 +107,7 @@ test('lyric window: the centre is computed in float32, as Jukebox does while sam
   const window = lyricWindow(lyrics, 512, 8802560, 7195264, 1048576);
   assert.equal(window[0], 3400 - 256);
   assert.equal(window.length, 512);
+  assert.equal(lyricWindow(lyrics, 512, 8802560, 7195264, 1048576, 'float64')[0], 3399 - 256, "Labeller.get_label's Python floats");
 });
 
 test('label vector layout: [total, offset, sample_length, artist, genres padded with -1, lyrics]', () => {

@@ -49,7 +49,8 @@ test('a decode chunk runs once the bottom tokens of its input span (with margin)
   const before = readyTasks(plan, [state(enough - 1, 0), state(5, 1), state(4, 2)], chunks, noDecode);
   assert.ok(!describe(before).includes('d0'));
   const after = readyTasks(plan, [state(enough, 0), state(5, 1), state(4, 2)], chunks, noDecode);
-  assert.equal(describe(after)[0], 'd0');
+  // Windows first, bottom level first; decode after them.
+  assert.deepEqual(describe(after), ['L1w5', 'L2w4', 'd0']);
   const running = readyTasks(plan, [state(enough, 0), state(5, 1), state(4, 2)], chunks, { done: noDecode.done, running: [true, false, false] });
   assert.ok(!describe(running).includes('d0'));
 });

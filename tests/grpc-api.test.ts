@@ -113,6 +113,16 @@ test('CancelJob stops a running job; audio is then FAILED_PRECONDITION', async (
   }
   const cancelled = await client.cancel(job.jobId);
   assert.equal(cancelled.state, 'JOB_STATE_CANCELLED');
+  // The work really stops: the worker's running window ends and no window finishes afterwards.
+  const running = async (): Promise<number> => {
+    const text = await (await fetch(`http://127.0.0.1:${worker.metricsPort}/metrics`)).text();
+    return [...text.matchAll(/^jukebox_worker_windows_running\{level="\d"\} (\d+)/gm)].reduce((s, m) => s + Number(m[1]), 0);
+  };
+  for (let i = 0; i < 50 && (await running()) > 0; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(await running(), 0, 'no window still running on the worker');
+  const before = (await client.get(job.jobId)).levels.map((l) => l.windowsDone);
+  await new Promise((r) => setTimeout(r, 500));
+  assert.deepEqual((await client.get(job.jobId)).levels.map((l) => l.windowsDone), before);
   await assert.rejects(client.fetchAudio(job.jobId, 0), (e: grpc.ServiceError) => e.code === grpc.status.FAILED_PRECONDITION);
 });
 
@@ -161,5 +171,24 @@ test('both servers answer gRPC health checks as SERVING', async () => {
       assert.ok(res.status === 'SERVING' || res.status === 1, `${address} ${svc || '(server)'}: ${res.status}`);
     }
     hc.close();
+  }
+});
+
+test('SubmitJob answers FAILED_PRECONDITION when no worker hosts a level the model needs', async () => {
+  const partial = await JukeboxWorker.start({ modelDir: DEFAULT_MODEL_DIR, levels: [0, 1], decode: false });
+  const c = await Coordinator.start({ modelDirs: [DEFAULT_MODEL_DIR], workers: [partial.address] });
+  const cc = new CoordinatorClient(c.address);
+  try {
+    await assert.rejects(cc.submit(good), (e: grpc.ServiceError) => {
+      assert.equal(e.code, grpc.status.FAILED_PRECONDITION, e.details);
+      assert.match(e.details, /level 2/);
+      assert.match(e.details, /decoding/);
+      return true;
+    });
+    assert.equal((await cc.list()).length, 0);
+  } finally {
+    cc.close();
+    await c.close();
+    await partial.close();
   }
 });

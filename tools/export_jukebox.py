@@ -12,7 +12,9 @@ Official checkpoints:
 A random model of the official architecture (no checkpoints):
     /usr/bin/python3 tools/export_jukebox.py --hps FILE.json --random-seed N --ids DIR --out DIR
   FILE.json: {"priors": [{official prior hps for level 0}, {level 1}, {level 2}], "vqvae": {...},
-  "sr": 44100, "hop_fractions": [0.5, 0.5, 0.125]}; each prior entry may name a "preset" to start from.
+  "sr": 44100, "hop_fractions": [0.5, 0.5, 0.125]}; each prior entry may name a "preset" to start from,
+  "vqvae" holds official VQ-VAE names over the `vqvae` preset (tools/configs/small-*.json are examples).
+  The VQ-VAE is the official architecture (jukebox_model/vqvae_official.py), randomly initialised.
 
 --ids: the official id files (v2_artist_ids.txt, v2_genre_ids.txt, v3_*); the lyric vocabulary is read
 from the official text_processor.py next to that folder (--text-processor to give it elsewhere).
@@ -147,6 +149,7 @@ def main() -> None:
         names = MODELS[args.preset]
         level_hps = [prior_hps(n, sr=args.sr) for n in names]
         vq = vqvae_hps()
+        vq_spec = load_presets()['vqvae']
     else:
         with open(args.hps, encoding='utf-8') as f:
             spec = json.load(f)
@@ -156,7 +159,9 @@ def main() -> None:
             base = p.pop('preset', None)
             p.setdefault('sr', spec.get('sr', args.sr))
             level_hps.append(prior_hps(base, **p) if base else prior_hps(p))
-        vq = vqvae_hps(spec.get('vqvae', load_presets()['vqvae']))
+        # The VQ-VAE: the official `vqvae` preset, with the names the file gives replaced.
+        vq_spec = {**load_presets()['vqvae'], **spec.get('vqvae', {})}
+        vq = vqvae_hps(vq_spec)
         hop_fractions = spec.get('hop_fractions', hop_fractions)
         names = [None] * len(level_hps)
     level_hps.sort(key=lambda h: h['level'])
@@ -196,7 +201,7 @@ def main() -> None:
     write_model_folder(
         priors, vq, args.out, model_id=model_id, sample_rate=top['sr'], labels=labels, lyrics=lyrics,
         hop_fractions=hop_fractions, prefill_chunk=args.prefill_chunk, opset=args.opset,
-        export_decoders=decoder_exporter(args, vq, vqvae_ckpt, args.random_seed or 0),
+        export_decoders=decoder_exporter(args, vq_spec, vqvae_ckpt, args.random_seed or 0),
         fp16_weights=args.random_seed is None,
         external_threshold=args.external_threshold if args.external_threshold is not None else TWO_GB,
         log=lambda *a: print(*a, file=sys.stderr))

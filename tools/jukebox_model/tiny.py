@@ -111,6 +111,44 @@ def export_tiny_decoders(vqvae: VQVAE, out_dir: str, opset: int, slack: int, log
 
 
 # ----------------------------------------------------------------------------------------------
+# A random VQ-VAE of the official architecture (exporter's --random-seed mode)
+
+
+def random_official_vqvae(spec: dict, seed: int, init: dict, audio_std: float = 0.25):
+    """vqvae_official.VQVAE built from official VQ-VAE hps (`spec`), every tensor random from `seed`:
+    conv weights N(0, proj_gain / sqrt(fan_in)) (a transposed conv's fan-in counts the taps one output
+    sees), biases N(0, bias_std), codebooks N(0, codebook_std). The official init zeroes the codebooks
+    (they are learned by k-means), which would decode every token alike. Each decoder's `out` conv is
+    then rescaled so that the decoded audio of random tokens has a standard deviation of `audio_std`.
+    Deterministic for a given seed and spec."""
+    from .vqvae_official import VQVAE, vqvae_hps as official_vqvae_hps
+
+    torch.manual_seed(seed)
+    vqvae = VQVAE(official_vqvae_hps(spec))
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, m in vqvae.named_modules():
+            if isinstance(m, nn.ConvTranspose1d):
+                fan_in = m.in_channels * m.kernel_size[0] / m.stride[0]
+            elif isinstance(m, nn.Conv1d):
+                fan_in = m.in_channels * m.kernel_size[0]
+            else:
+                continue
+            m.weight.copy_(torch.randn(m.weight.shape, generator=gen) * (init['proj_gain'] / fan_in ** 0.5))
+            m.bias.copy_(torch.randn(m.bias.shape, generator=gen) * init['bias_std'])
+        for block in vqvae.bottleneck.level_blocks:
+            block.k.copy_(torch.randn(block.k.shape, generator=gen) * init['codebook_std'])
+        vqvae.eval()
+        for level in range(vqvae.levels):
+            tokens = torch.randint(0, vqvae.l_bins, (2, 64), generator=gen)
+            std = float(vqvae.decode_level(tokens, level).std())
+            out = vqvae.decoders[level].out
+            out.weight.mul_(audio_std / std)
+            out.bias.mul_(audio_std / std)
+    return vqvae
+
+
+# ----------------------------------------------------------------------------------------------
 # Fixture
 
 

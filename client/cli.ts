@@ -212,18 +212,20 @@ program
   .option('--port <port>', 'gRPC port (0 = any free port)', int('--port'), 50052)
   .option('--metrics-port <port>', 'Prometheus /metrics port (-1 = off)', int('--metrics-port'), -1)
   .option('--levels <list>', 'levels to host, e.g. "0,1" (default: all)')
+  .option('--no-decode', 'do not host the VQ-VAE decoders')
   .option('--threads <n>', 'inference threads (windows at once)', positiveInt('--threads'), 1)
   .option('--intra-op-threads <n>', 'ONNX Runtime threads per session', positiveInt('--intra-op-threads'), 1)
   .addOption(new Option('--provider <p>', 'execution provider').choices(['cpu', 'cuda']).default('cpu'))
   .option('--announce', 'print {"listening": address} on stdout once serving')
   .action(
-    async (flags: { model: string; host: string; port: number; metricsPort: number; levels?: string; threads: number; intraOpThreads: number; provider: 'cpu' | 'cuda'; announce?: boolean }) => {
+    async (flags: { model: string; host: string; port: number; metricsPort: number; levels?: string; decode: boolean; threads: number; intraOpThreads: number; provider: 'cpu' | 'cuda'; announce?: boolean }) => {
       const worker = await JukeboxWorker.start({
         modelDir: flags.model,
         host: flags.host,
         port: flags.port,
         metricsPort: flags.metricsPort,
         levels: flags.levels?.split(',').map(Number),
+        decode: flags.decode,
         threads: flags.threads,
         intraOpThreads: flags.intraOpThreads,
         provider: flags.provider,

@@ -81,7 +81,7 @@ export class WorkerDirectory {
 
   private fits(info: DescribeResponse__Output, req: WorkerRequirement): boolean {
     if (info.modelHash !== req.modelHash) return false;
-    if (req.level !== 'decode' && !info.levels.includes(req.level)) return false;
+    if (req.level === 'decode' ? !info.decodes : !info.levels.includes(req.level)) return false;
     return req.provider === undefined || info.executionProvider === req.provider;
   }
 

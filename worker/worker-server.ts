@@ -128,6 +128,7 @@ export class JukeboxWorker {
       levels: this.options.levels,
       capacity: this.pool.capacity,
       executionProvider: this.pool.provider,
+      decodes: this.options.decode,
     };
   }
 

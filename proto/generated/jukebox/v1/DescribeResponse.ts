@@ -8,6 +8,7 @@ export interface DescribeResponse {
   'levels'?: (number)[];
   'capacity'?: (number);
   'executionProvider'?: (string);
+  'decodes'?: (boolean);
 }
 
 export interface DescribeResponse__Output {
@@ -17,4 +18,5 @@ export interface DescribeResponse__Output {
   'levels': (number)[];
   'capacity': (number);
   'executionProvider': (string);
+  'decodes': (boolean);
 }

@@ -150,17 +150,18 @@ addJobOptions(
     .description('render a song on this machine: an embedded coordinator and local worker processes')
     .requiredOption('--out <file.wav>', 'output WAV (FILE-1.wav, FILE-2.wav ... with --samples > 1)')
     .option('--workers <w>', 'local worker processes', positiveInt('--workers'), 2)
+    .option('--threads <n>', 'inference threads per worker (windows each runs at once)', positiveInt('--threads'), 1)
     .option('--model <dir>', 'model folder', DEFAULT_MODEL_DIR)
     .option('--tokens-out <file.json>', 'also write every level\'s tokens as JSON')
     .option('--decode-chunk <tokens>', 'bottom-level tokens per decode chunk', positiveInt('--decode-chunk'), 16384)
     .option('--quiet', 'no progress bars')
     .option('--verbose', 'show coordinator and worker logs'),
-).action(async (flags: JobFlags & { out: string; workers: number; tokensOut?: string; decodeChunk: number; quiet?: boolean; verbose?: boolean }) => {
+).action(async (flags: JobFlags & { out: string; workers: number; threads: number; tokensOut?: string; decodeChunk: number; quiet?: boolean; verbose?: boolean }) => {
   setQuiet(!flags.verbose);
   const model = await readModelFolder(flags.model);
   const req = submitRequest(flags, model.manifest.modelId, model.manifest.levels.length);
   const t0 = performance.now();
-  const cluster = await startLocalCluster({ modelDir: model.dir, workers: flags.workers, decodeChunkTokens: flags.decodeChunk, verbose: flags.verbose });
+  const cluster = await startLocalCluster({ modelDir: model.dir, workers: flags.workers, threadsPerWorker: flags.threads, decodeChunkTokens: flags.decodeChunk, verbose: flags.verbose });
   const client = new CoordinatorClient(cluster.coordinator.address);
   try {
     const submitted = await client.submit(req);

@@ -22,8 +22,11 @@ export type Task =
 /**
  * A level-L window runs once its own previous window is done and, below the top, once the upper level's tokens
  * it is conditioned on exist: levels overlap as a wavefront. A decode chunk runs once the bottom-level tokens of
- * its input span (margins included) exist. Order: windows bottom level first (the bottom chain is the critical
- * path, so it never waits for a slot taken by work that is ahead anyway), then decode chunks.
+ * its input span (margins included) exist.
+ *
+ * Order, for when there are fewer free workers than ready tasks: the bottom level first (its chain of windows is
+ * the critical path), then the upper level that is least far ahead of the level it feeds (audio samples covered),
+ * so the wavefront stays even and the bottom chain never waits for upper tokens; decode chunks last.
  */
 export function readyTasks(
   plan: SongPlan,
@@ -31,16 +34,19 @@ export function readyTasks(
   chunks: DecodeChunk[],
   decode: DecodeProgressState,
 ): Task[] {
-  const tasks: Task[] = [];
+  const windows: { task: Task; lead: number }[] = [];
   const top = plan.levels.length - 1;
+  const covered = (l: number): number => levels[l].tokensDone * plan.levels[l].hopLength;
   for (let l = 0; l <= top; l++) {
     const state = levels[l];
     const lp = plan.levels[l];
     if (state.running || state.windowsDone >= lp.windows.length) continue;
     const window = lp.windows[state.windowsDone];
     if (l < top && levels[l + 1].tokensDone < window.upperEnd) continue;
-    tasks.push({ kind: 'window', level: l, window });
+    windows.push({ task: { kind: 'window', level: l, window }, lead: l === 0 ? -Infinity : covered(l) - covered(l - 1) });
   }
+  windows.sort((a, b) => a.lead - b.lead);
+  const tasks = windows.map((w) => w.task);
   const bottomTokens = levels[0].tokensDone;
   for (let c = 0; c < chunks.length; c++) {
     if (!decode.done[c] && !decode.running[c] && chunks[c].inEnd <= bottomTokens) tasks.push({ kind: 'decode', chunk: c });

@@ -114,7 +114,7 @@ def export_tiny_decoders(vqvae: VQVAE, out_dir: str, opset: int, slack: int, log
 # A random VQ-VAE of the official architecture (exporter's --random-seed mode)
 
 
-def random_official_vqvae(spec: dict, seed: int, init: dict, audio_std: float = 0.25):
+def random_official_vqvae(spec: dict, seed: int, init: dict, audio_std: float = 0.15):
     """vqvae_official.VQVAE built from official VQ-VAE hps (`spec`), every tensor random from `seed`:
     conv weights N(0, proj_gain / sqrt(fan_in)) (a transposed conv's fan-in counts the taps one output
     sees), biases N(0, bias_std), codebooks N(0, codebook_std). The official init zeroes the codebooks

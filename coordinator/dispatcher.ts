@@ -16,7 +16,8 @@ import type { CoordinatorMetrics } from './metrics.js';
 
 export interface DispatchContext {
   manifest: Manifest;
-  labels: ResolvedLabels;
+  /** Index = level. */
+  labels: ResolvedLabels[];
 }
 
 export interface DispatcherOptions {
@@ -184,7 +185,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     const rows = job.spec.samples;
     // Jukebox conditions on the intended song length (total_sample_length_in_seconds * sr), not the rounded one.
     const totalLength = Math.floor(job.spec.durationSeconds * job.plan.sampleRate);
-    const label = windowLabels(ctx.manifest, level, w.start, totalLength, ctx.labels);
+    const label = windowLabels(ctx.manifest, level, w.start, totalLength, ctx.labels[level]);
     const context = job.tokens[level].window(w.start, w.start + w.contextTokens);
     const upper = lm.conditioning.upper ? job.tokens[level + 1].window(w.upperStart, w.upperEnd) : [];
     const sampling = job.spec.sampling[level];

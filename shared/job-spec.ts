@@ -1,7 +1,7 @@
 // Validates what a client submits against the model it asks for. Every rejection is an InvalidArgumentError
 // naming the request field, the value and what would be accepted, so the CLI can print it as is.
 import { InvalidArgumentError } from './errors.js';
-import { cleanLyrics, normaliseArtist, normaliseGenres, type ResolvedLabels } from './labels.js';
+import { cleanLyrics, normaliseArtist, normaliseGenres, officialArtistId, officialGenreIds, type ResolvedLabels } from './labels.js';
 import { formatSecondsUp, minimumDurationSeconds, minimumTotalSamples, songSamples } from './plan.js';
 import { DEFAULT_SAMPLING, validateSamplingParams } from './sampler.js';
 import type { JobRequest, JobSpec, Manifest, SamplingParams } from './types.js';
@@ -163,11 +163,17 @@ export function validateJobRequest(req: JobRequest, manifest: Manifest): JobSpec
   };
 }
 
-/** The ids a validated spec's label vectors carry. */
-export function resolveLabels(spec: Pick<JobSpec, 'artist' | 'genres' | 'lyrics'>, manifest: Manifest): ResolvedLabels {
-  return {
-    artistId: artistId(spec.artist, manifest),
-    genreIds: genreIds(spec.genres, manifest),
-    lyricIds: manifest.lyrics === undefined ? [] : cleanLyrics(spec.lyrics, manifest.lyrics.vocab),
-  };
+/**
+ * The ids a validated spec's label vectors carry, per level (index = level). Names were validated against the
+ * manifest's (top prior's) labels; a level with its own label set looks them up as Jukebox does (unknown -> 0).
+ */
+export function resolveLabels(spec: Pick<JobSpec, 'artist' | 'genres' | 'lyrics'>, manifest: Manifest): ResolvedLabels[] {
+  const lyricIds = manifest.lyrics === undefined ? [] : cleanLyrics(spec.lyrics, manifest.lyrics.vocab);
+  const song = { artistId: artistId(spec.artist, manifest), genreIds: genreIds(spec.genres, manifest), lyricIds };
+  return manifest.levels.map((lm) => {
+    const own = lm.labels;
+    if (!own) return song;
+    const genreIds = spec.genres.flatMap((g) => officialGenreIds(g, own.version, own.genres)).slice(0, own.maxGenreWords);
+    return { artistId: officialArtistId(spec.artist, own.version, own.artists), genreIds, lyricIds };
+  });
 }

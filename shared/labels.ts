@@ -222,6 +222,11 @@ export function labelVector(inputs: LabelInputs, maxGenreWords: number): number[
   return [inputs.totalLength, inputs.offset, inputs.sampleLength, inputs.artistId, ...genres, ...inputs.lyricWindow];
 }
 
+/** The label set of a level: its own, or the manifest's (the top prior's). */
+export function levelLabels(manifest: Pick<Manifest, 'labels' | 'levels'>, level: number): LabelsManifest {
+  return manifest.levels[level].labels ?? manifest.labels;
+}
+
 export interface ResolvedLabels {
   artistId: number;
   genreIds: number[];
@@ -243,7 +248,7 @@ export function windowLabels(
   const lyrics = lyricWindow(labels.lyricIds, lm.conditioning.lyricTokens, totalSamples, offset, sampleLength);
   const vector = labelVector(
     { totalLength: totalSamples, offset, sampleLength, artistId: labels.artistId, genreIds: labels.genreIds, lyricWindow: lyrics },
-    manifest.labels.maxGenreWords,
+    levelLabels(manifest, level).maxGenreWords,
   );
   if (vector.length !== lm.labelLength) throw new Error(`level ${level} label vector has ${vector.length} entries, the manifest says ${lm.labelLength}`);
   return vector;

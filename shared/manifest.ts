@@ -91,8 +91,7 @@ function idMap(value: unknown, path: string): Record<string, number> {
   return out;
 }
 
-function labels(value: unknown): LabelsManifest {
-  const path = 'labels';
+function labels(value: unknown, path = 'labels'): LabelsManifest {
   const o = object(value, path);
   if (o.version !== 'v2' && o.version !== 'v3') fail(`${path}.version`, `must be "v2" or "v3", got ${describe(o.version)}`);
   const minDurationSeconds = finite(o.minDurationSeconds, `${path}.minDurationSeconds`);
@@ -142,9 +141,11 @@ function conditioning(value: unknown, path: string): LevelConditioning {
   };
 }
 
-function level(value: unknown, index: number, maxGenreWords: number): LevelManifest {
+function level(value: unknown, index: number, songLabels: LabelsManifest): LevelManifest {
   const path = `levels[${index}]`;
   const o = object(value, path);
+  const own = o.labels === undefined ? undefined : labels(o.labels, `${path}.labels`);
+  const { maxGenreWords } = own ?? songLabels;
   const lvl = integer(o.level, `${path}.level`, 0);
   if (lvl !== index) fail(`${path}.level`, `must be ${index} (levels are listed bottom first, in order), got ${lvl}`);
   const nCtx = integer(o.nCtx, `${path}.nCtx`, 1);
@@ -178,6 +179,7 @@ function level(value: unknown, index: number, maxGenreWords: number): LevelManif
       conditioner: graphFile(g.conditioner, `${path}.graphs.conditioner`),
       step: graphFile(g.step, `${path}.graphs.step`),
     },
+    ...(own ? { labels: own } : {}),
   };
 }
 
@@ -203,7 +205,7 @@ export function parseManifest(json: unknown): Manifest {
 
   const rawLevels = array(o.levels, 'levels');
   if (rawLevels.length === 0) fail('levels', 'must list at least one level');
-  const levels = rawLevels.map((l, i) => level(l, i, lab.maxGenreWords));
+  const levels = rawLevels.map((l, i) => level(l, i, lab));
   const top = levels.length - 1;
   levels.forEach((l, i) => {
     const path = `levels[${i}]`;

@@ -37,6 +37,8 @@ export interface LevelManifest {
   labelLength: number;
   vocabOffset: number;
   graphs: { conditioner: GraphFile; step: GraphFile };
+  /** This level's own label set, where it differs from the manifest's (the top prior's): 1b_lyrics's v2 upsamplers. */
+  labels?: LabelsManifest;
 }
 
 export interface DecoderManifest extends GraphFile {

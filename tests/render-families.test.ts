@@ -154,6 +154,9 @@ function checkManifest(manifest: Manifest, f: Family): void {
   for (const lm of manifest.levels.slice(0, 2)) {
     assert.equal(lm.conditioning.upper, true, `level ${lm.level} is an upsampler`);
     assert.equal(lm.conditioning.lyrics, 'none');
+    // As released, the upsamplers are v2-labelled under every top; only a v3 top needs them to say so.
+    if (f.labels === 'v3') assert.equal(lm.labels?.version, 'v2', `level ${lm.level} carries its own v2 labels`);
+    else assert.equal(lm.labels, undefined);
   }
   // The official VQ-VAE's decoders: one per level, receptive field widest at the bottom (deepest residual stacks).
   const margins = manifest.vqvae.decoders.map((d) => d.marginTokens);

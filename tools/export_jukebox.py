@@ -185,6 +185,13 @@ def main() -> None:
     v3 = bool(top['labels_v3'])
     ids_dir = args.ids
     labels = labels_manifest(ids_dir, v3, top)
+    # A level labelled differently from the top (the 5b upsamplers under the v3 1b_lyrics top) carries its own.
+    level_labels = {}
+    for h in level_hps[:-1]:
+        # Upsamplers take no timing: the song's duration range is the top prior's.
+        own = labels_manifest(ids_dir, bool(h['labels_v3']), {**h, 'min_duration': top['min_duration'], 'max_duration': top['max_duration']})
+        if own['version'] != labels['version'] or own['maxGenreWords'] != labels['maxGenreWords']:
+            level_labels[h['level']] = own
     lyrics = None
     if any(p.n_tokens > 0 for p in priors):
         tp = args.text_processor or os.path.join(os.path.dirname(os.path.abspath(ids_dir)), 'text_processor.py')
@@ -204,7 +211,7 @@ def main() -> None:
         export_decoders=decoder_exporter(args, vq_spec, vqvae_ckpt, args.random_seed or 0),
         fp16_weights=args.random_seed is None,
         external_threshold=args.external_threshold if args.external_threshold is not None else TWO_GB,
-        log=lambda *a: print(*a, file=sys.stderr))
+        log=lambda *a: print(*a, file=sys.stderr), level_labels=level_labels)
     total = sum(os.path.getsize(os.path.join(args.out, n)) for n in os.listdir(args.out))
     print(f'wrote {args.out} ({total / 1e6:.1f} MB)')
 

@@ -80,8 +80,8 @@ test('duration_seconds: finite, > 0, within the timing range, at least one windo
 });
 
 test('artist must be known after normalisation; empty is "unknown"', () => {
-  assert.equal(resolveLabels(validateJobRequest(request({ artist: 'DR. NOISE' }), manifest), manifest).artistId, 3);
-  assert.equal(resolveLabels(validateJobRequest(request({ artist: '' }), manifest), manifest).artistId, 0);
+  assert.equal(resolveLabels(validateJobRequest(request({ artist: 'DR. NOISE' }), manifest), manifest)[0].artistId, 3);
+  assert.equal(resolveLabels(validateJobRequest(request({ artist: '' }), manifest), manifest)[0].artistId, 0);
   rejects(request({ artist: 'Nobody Known' }), 'artist', ['"Nobody Known"', '"nobody_known"', '"tiny_ensemble"']);
   rejects(request({ artist: 'constructor' }), 'artist', ['constructor']);
   rejects(request({ artist: '__proto__' }), 'artist');
@@ -89,8 +89,8 @@ test('artist must be known after normalisation; empty is "unknown"', () => {
 });
 
 test('genres must be known words, at most maxGenreWords of them', () => {
-  assert.deepEqual(resolveLabels(validateJobRequest(request({ genres: ['Hip-Hop', 'jazz'] }), manifest), manifest).genreIds, [5, 6, 3]);
-  assert.deepEqual(resolveLabels(validateJobRequest(request({ genres: [] }), manifest), manifest).genreIds, [0]);
+  assert.deepEqual(resolveLabels(validateJobRequest(request({ genres: ['Hip-Hop', 'jazz'] }), manifest), manifest)[0].genreIds, [5, 6, 3]);
+  assert.deepEqual(resolveLabels(validateJobRequest(request({ genres: [] }), manifest), manifest)[0].genreIds, [0]);
   rejects(request({ genres: ['Blues Polka'] }), 'genres', ['"polka"', '"blues"']);
   rejects(request({ genres: ['rock pop jazz', 'blues rock pop'] }), 'genres', ['6 genre words', 'at most 5']);
   rejects(request({ genres: ['!!!'] }), 'genres', ['""']);
@@ -112,7 +112,7 @@ test('lyrics: at most maxChars characters; a model without lyrics ignores them',
   levels[2].labelLength = 9;
   const noLyrics = parseManifest(json);
   const spec = validateJobRequest(request({ lyrics: 'x'.repeat(100000) }), noLyrics);
-  assert.deepEqual(resolveLabels(spec, noLyrics).lyricIds, []);
+  assert.deepEqual(resolveLabels(spec, noLyrics)[0].lyricIds, []);
 });
 
 test('samples: an integer in 1..16', () => {
@@ -160,7 +160,8 @@ test('sampling: level in range and not repeated, temperature > 0, top_k 0..V, to
 test('resolveLabels gives the ids the label vectors carry', () => {
   const spec = validateJobRequest(request({ artist: 'The Random Walkers', genres: ['Jazz', 'Pop'], lyrics: 'Héllo\\world' }), manifest);
   const labels = resolveLabels(spec, manifest);
-  assert.deepEqual(labels, { artistId: 2, genreIds: [3, 2], lyricIds: cleanLyrics('Hello\nworld', manifest.lyrics!.vocab) });
+  const song = { artistId: 2, genreIds: [3, 2], lyricIds: cleanLyrics('Hello\nworld', manifest.lyrics!.vocab) };
+  assert.deepEqual(labels, manifest.levels.map(() => song));
 });
 
 test('the shipped tiny model manifest is accepted', async () => {
@@ -169,4 +170,17 @@ test('the shipped tiny model manifest is accepted', async () => {
   const tiny = parseManifest(json);
   const spec = validateJobRequest(request({ artist: '', genres: [], lyrics: '', seed: 1 }), tiny);
   assert.equal(spec.sampling.length, tiny.levels.length);
+});
+
+test('a level with its own label set (1b_lyrics: v2 upsamplers under a v3 top) maps names as Jukebox does', () => {
+  const own = { version: 'v2' as const, artists: { unknown: 0, dr_noise: 7 }, genres: { unknown: 0, jazz: 4, rock: 9 }, maxGenreWords: 5, minDurationSeconds: 1, maxDurationSeconds: 600 };
+  const m = { ...manifest, levels: manifest.levels.map((l, i) => (i < 2 ? { ...l, labels: own } : l)) };
+  const per = resolveLabels(validateJobRequest(request({ artist: 'Dr. Noise', genres: ['jazz'] }), m), m);
+  assert.equal(per[2].artistId, 3, 'the top level uses the manifest labels');
+  assert.equal(per[0].artistId, 7);
+  assert.deepEqual(per[1].genreIds, [4]);
+  // A name the level's own set does not know is 0 there, as in Jukebox.
+  const unknown = resolveLabels(validateJobRequest(request({ artist: 'tiny_ensemble', genres: ['pop'] }), m), m);
+  assert.equal(unknown[0].artistId, 0);
+  assert.deepEqual(unknown[0].genreIds, [0]);
 });

@@ -335,10 +335,12 @@ def hop_lengths(vq: dict) -> List[int]:
 def write_model_folder(priors: List[SimplePrior], vq: dict, out_dir: str, *, model_id: str, sample_rate: int,
                        labels: dict, lyrics: Optional[dict], hop_fractions: List[float], prefill_chunk: int,
                        opset: int, export_decoders: Callable[[str], List[dict]], fp16_weights: bool = False,
-                       external_threshold: int = TWO_GB, contract_version: int = 1, log=print) -> bytes:
+                       external_threshold: int = TWO_GB, contract_version: int = 1, log=print,
+                       level_labels: Optional[Dict[int, dict]] = None) -> bytes:
     """Exports every level (index = level) and the decoders, writes manifest.json; returns its bytes.
 
-    labels: the manifest's `labels` object; lyrics: its `lyrics` object (or None);
+    labels: the manifest's `labels` object (the top prior's); lyrics: its `lyrics` object (or None);
+    level_labels: a level's own `labels` where they differ from the top's (1b_lyrics: v2 upsamplers under a v3 top);
     export_decoders(out_dir) writes the decoder graphs and returns their manifest entries."""
     os.makedirs(out_dir, exist_ok=True)
     hops = hop_lengths(vq)
@@ -347,8 +349,10 @@ def write_model_folder(priors: List[SimplePrior], vq: dict, out_dir: str, *, mod
         log(f'exporting level {prior.level} ({sum(p.numel() for p in prior.parameters()) / 1e6:.2f} M parameters)')
         files = export_level(prior, out_dir, hops[prior.level], hops[-1], opset,
                              fp16_weights and prior.fp16_params, external_threshold, log)
-        levels.append(level_manifest(prior, hops[prior.level], hop_fractions[prior.level], prefill_chunk, files,
-                                     out_dir))
+        entry = level_manifest(prior, hops[prior.level], hop_fractions[prior.level], prefill_chunk, files, out_dir)
+        if level_labels and prior.level in level_labels:
+            entry['labels'] = level_labels[prior.level]
+        levels.append(entry)
     decoders = export_decoders(out_dir)
     manifest = {
         'contractVersion': contract_version,

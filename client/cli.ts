@@ -125,9 +125,8 @@ async function saveResults(client: CoordinatorClient, job: JobView, out: string 
     }
   }
   if (tokensOut) {
-    const res = await client.fetchTokens(job.jobId);
     const levels: Record<string, number[][]> = {};
-    for (const l of res.levels) levels[String(l.level)] = l.rows.map((r) => r.tokens);
+    (await client.fetchTokens(job.jobId)).forEach((rows, level) => (levels[String(level)] = rows));
     await mkdir(dirname(tokensOut), { recursive: true });
     await writeFile(tokensOut, JSON.stringify({ levels }));
     written.push(tokensOut);

@@ -5,7 +5,7 @@ import type { CoordinatorClient as GeneratedClient } from '../proto/generated/ju
 import type { Job__Output } from '../proto/generated/jukebox/v1/Job.js';
 import type { SubmitJobRequest } from '../proto/generated/jukebox/v1/SubmitJobRequest.js';
 import type { ListJobsResponse__Output } from '../proto/generated/jukebox/v1/ListJobsResponse.js';
-import type { FetchTokensResponse__Output } from '../proto/generated/jukebox/v1/FetchTokensResponse.js';
+import type { TokenChunk__Output } from '../proto/generated/jukebox/v1/TokenChunk.js';
 
 export type JobView = Job__Output;
 export type SubmitRequest = SubmitJobRequest;
@@ -47,8 +47,16 @@ export class CoordinatorClient {
     return this.unary(this.client.CancelJob, { jobId });
   }
 
-  fetchTokens(jobId: string): Promise<FetchTokensResponse__Output> {
-    return this.unary(this.client.FetchTokens, { jobId });
+  /** Every level's tokens so far: [level][row][token]. */
+  async fetchTokens(jobId: string): Promise<number[][][]> {
+    const levels: number[][][] = [];
+    for await (const c of this.client.FetchTokens({ jobId }) as AsyncIterable<TokenChunk__Output>) {
+      const rows = (levels[c.level] ??= []);
+      const row = (rows[c.row] ??= []);
+      if (row.length !== c.offset) throw new Error(`FetchTokens: level ${c.level} row ${c.row} chunk at ${c.offset}, expected ${row.length}`);
+      for (const t of c.tokens) row.push(t);
+    }
+    return levels;
   }
 
   /** Yields the job's state now and at every change until it ends. */

@@ -6,6 +6,8 @@ import type { CoordinatorHandlers } from '../proto/generated/jukebox/v1/Coordina
 import type { Job } from '../proto/generated/jukebox/v1/Job.js';
 import type { SubmitJobRequest__Output } from '../proto/generated/jukebox/v1/SubmitJobRequest.js';
 import type { AudioChunk } from '../proto/generated/jukebox/v1/AudioChunk.js';
+import type { TokenChunk } from '../proto/generated/jukebox/v1/TokenChunk.js';
+import type { FetchTokensRequest__Output } from '../proto/generated/jukebox/v1/FetchTokensRequest.js';
 import type { FetchAudioRequest__Output } from '../proto/generated/jukebox/v1/FetchAudioRequest.js';
 import type { JobEvent } from '../proto/generated/jukebox/v1/JobEvent.js';
 import type { WatchJobRequest__Output } from '../proto/generated/jukebox/v1/WatchJobRequest.js';
@@ -45,6 +47,8 @@ export interface CoordinatorOptions {
   store?: JobStore;
   /** Bytes per FetchAudio message, at most 1 MiB. @default 1 MiB */
   audioChunkBytes?: number;
+  /** Tokens per FetchTokens message, at most TOKEN_CHUNK. @default TOKEN_CHUNK */
+  tokenChunkTokens?: number;
   /** Retries, stall detection and deadlines. */
   dispatch?: DispatcherOptions;
 }
@@ -274,15 +278,13 @@ export class Coordinator {
         void streamBytes(call, job.audio[sample], Math.min(AUDIO_CHUNK_BYTES, this.options.audioChunkBytes ?? AUDIO_CHUNK_BYTES));
       },
 
-      FetchTokens: (call, callback) => {
+      FetchTokens: (call: grpc.ServerWritableStream<FetchTokensRequest__Output, TokenChunk>) => {
         const job = this.findJob(call.request.jobId);
-        if (job instanceof Error) return callback(job);
-        callback(null, {
-          levels: job.tokens.map((t, level) => ({
-            level,
-            rows: t.window(0, t.length).map((r) => ({ tokens: Array.from(r) })),
-          })),
-        });
+        if (job instanceof Error) {
+          call.emit('error', job);
+          return;
+        }
+        void streamTokens(call, job, Math.min(TOKEN_CHUNK, this.options.tokenChunkTokens ?? TOKEN_CHUNK));
       },
     };
   }
@@ -306,6 +308,27 @@ export class Coordinator {
   }
 }
 
+/** Largest TokenChunk, in tokens (about 1 MiB as varints). */
+export const TOKEN_CHUNK = 262_144;
+
+/** Streams every level's tokens, row by row, in pieces of `chunk` tokens, with backpressure. */
+async function streamTokens(call: grpc.ServerWritableStream<FetchTokensRequest__Output, TokenChunk>, job: JobRecord, chunk: number): Promise<void> {
+  let cancelled = false;
+  call.on('cancelled', () => (cancelled = true));
+  for (let level = 0; level < job.tokens.length && !cancelled; level++) {
+    const store = job.tokens[level];
+    const rows = store.window(0, store.length);
+    for (let row = 0; row < rows.length && !cancelled; row++) {
+      for (let offset = 0; offset < store.length || offset === 0; offset += chunk) {
+        const tokens = Array.from(rows[row].subarray(offset, offset + chunk));
+        if (!call.write({ level, row, offset, tokens, totalTokens: store.length })) await drainedOrGone(call);
+        if (cancelled || store.length === 0) break;
+      }
+    }
+  }
+  if (!cancelled) call.end();
+}
+
 /** Writes bytes in chunks of at most chunkBytes, waiting on 'drain' and giving up if the client goes. */
 async function streamBytes(call: grpc.ServerWritableStream<FetchAudioRequest__Output, AudioChunk>, bytes: Uint8Array, chunkBytes: number): Promise<void> {
   let cancelled = false;
@@ -318,7 +341,7 @@ async function streamBytes(call: grpc.ServerWritableStream<FetchAudioRequest__Ou
 }
 
 /** Resolves on 'drain', or when the call is cancelled or fails; removes the listener that did not fire. */
-function drainedOrGone(call: grpc.ServerWritableStream<FetchAudioRequest__Output, AudioChunk>): Promise<void> {
+function drainedOrGone(call: grpc.ServerWritableStream<unknown, unknown>): Promise<void> {
   return new Promise((resolve) => {
     const done = (): void => {
       call.off('drain', done);

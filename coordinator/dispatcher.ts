@@ -187,7 +187,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     const totalLength = Math.floor(job.spec.durationSeconds * job.plan.sampleRate);
     const label = windowLabels(ctx.manifest, level, w.start, totalLength, ctx.labels[level]);
     const context = job.tokens[level].window(w.start, w.start + w.contextTokens);
-    const upper = lm.conditioning.upper ? job.tokens[level + 1].window(w.upperStart, w.upperEnd) : [];
+    const upper = lm.conditioning.upper ? job.tokens[level + 1].upper(w.upperStart, w.upperEnd) : [];
     const sampling = job.spec.sampling[level];
     return {
       jobId: job.id,

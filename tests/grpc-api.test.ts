@@ -19,7 +19,7 @@ let client: CoordinatorClient;
 before(async () => {
   worker = await JukeboxWorker.start({ modelDir: DEFAULT_MODEL_DIR, port: 0, metricsPort: 0 });
   // Small audio chunks so a short song spans several FetchAudio messages.
-  coordinator = await Coordinator.start({ modelDirs: [DEFAULT_MODEL_DIR], workers: [worker.address], metricsPort: 0, audioChunkBytes: 10_000 });
+  coordinator = await Coordinator.start({ modelDirs: [DEFAULT_MODEL_DIR], workers: [worker.address], metricsPort: 0, audioChunkBytes: 10_000, tokenChunkTokens: 1000 });
   client = new CoordinatorClient(coordinator.address);
 });
 
@@ -97,6 +97,9 @@ test('a job runs to SUCCEEDED, streams progress per level, and serves audio in c
   assert.equal(wav.length, sizes.reduce((a, b) => a + b, 0));
   assert.equal(wav.subarray(0, 4).toString(), 'RIFF');
   assert.equal(wav.length, 44 + done.totalSamples * 2);
+  // Tokens arrive in pieces of 1000 and are put back together: every level complete.
+  const tokens = await client.fetchTokens(job.jobId);
+  assert.deepEqual(tokens.map((rows) => rows.map((r) => r.length)), done.levels.map((l) => [l.tokensTotal]));
   await assert.rejects(client.fetchAudio(job.jobId, 1), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT && /sample/.test(e.details));
   const metrics = await (await fetch(`http://127.0.0.1:${coordinator.metricsPort}/metrics`)).text();
   assert.match(metrics, /jukebox_tokens_sampled_total\{level="0"\} \d+/);
@@ -124,6 +127,12 @@ test('CancelJob stops a running job; audio is then FAILED_PRECONDITION', async (
   await new Promise((r) => setTimeout(r, 500));
   assert.deepEqual((await client.get(job.jobId)).levels.map((l) => l.windowsDone), before);
   await assert.rejects(client.fetchAudio(job.jobId, 0), (e: grpc.ServiceError) => e.code === grpc.status.FAILED_PRECONDITION);
+  // The tokens sampled before the cancel can still be fetched (levels not started are empty).
+  const partial = await client.fetchTokens(job.jobId);
+  const after = await client.get(job.jobId);
+  assert.equal(partial.length, 3);
+  assert.ok(partial[2][0].length > 0);
+  for (const l of after.levels) assert.ok(partial[l.level][0].length <= l.tokensTotal);
 });
 
 test('a worker refuses a model hash it does not hold with FAILED_PRECONDITION', async () => {

@@ -18,7 +18,7 @@ async function runToEnd(client: CoordinatorClient, onProgress?: (windowsDone: nu
     state = j.state;
     onProgress?.(j.levels[0].windowsDone);
   }
-  const tokens = (await client.fetchTokens(job.jobId)).levels.map((l) => l.rows.map((r) => r.tokens));
+  const tokens = await client.fetchTokens(job.jobId);
   const audio = state === 'JOB_STATE_SUCCEEDED' ? [await client.fetchAudio(job.jobId, 0), await client.fetchAudio(job.jobId, 1)] : [];
   return { state, tokens, audio };
 }

@@ -9,12 +9,15 @@ Official checkpoints:
   5b_lyrics/prior_level_2.pth.tar, 1b_lyrics/prior_level_2.pth.tar) or the files flat in one folder
   (prior_level_0.pth.tar ...; the top prior then as prior_level_2.pth.tar).
 
-A random model of the official architecture (no checkpoints):
+A random model of the official architecture (no checkpoints), or a configuration of your own with weights:
     /usr/bin/python3 tools/export_jukebox.py --hps FILE.json --random-seed N --ids DIR --out DIR
+    /usr/bin/python3 tools/export_jukebox.py --hps FILE.json --checkpoints DIR --ids DIR --out DIR
   FILE.json: {"priors": [{official prior hps for level 0}, {level 1}, {level 2}], "vqvae": {...},
   "sr": 44100, "hop_fractions": [0.5, 0.5, 0.125]}; each prior entry may name a "preset" to start from,
   "vqvae" holds official VQ-VAE names over the `vqvae` preset (tools/configs/small-*.json are examples).
   The VQ-VAE is the official architecture (jukebox_model/vqvae_official.py), randomly initialised.
+  With --checkpoints, each level loads the file of its entry's "preset" (as above; prior_level_L.pth.tar
+  flat when it names none) and the VQ-VAE vqvae.pth.tar with the file's "vqvae" hps.
 
 --ids: the official id files (v2_artist_ids.txt, v2_genre_ids.txt, v3_*); the lyric vocabulary is read
 from the official text_processor.py next to that folder (--text-processor to give it elsewhere).
@@ -79,9 +82,9 @@ def labels_manifest(ids_dir: str, v3: bool, hps: dict) -> dict:
     }
 
 
-def checkpoint_path(root: str, preset_name: str) -> str:
+def checkpoint_path(root: str, preset_name, level: int = 0) -> str:
     from jukebox_model.hparams import CHECKPOINTS
-    rel = CHECKPOINTS[preset_name]
+    rel = CHECKPOINTS.get(preset_name) or f'prior_level_{level}.pth.tar'
     for cand in (os.path.join(root, rel), os.path.join(root, os.path.basename(rel))):
         if os.path.exists(cand):
             return cand
@@ -96,8 +99,12 @@ def decoder_exporter(args, vq_spec, vqvae_ckpt, seed):
     def export(out_dir):
         from jukebox_model import vqvae_official
         if vqvae_ckpt:
+            from jukebox_model.official import CheckpointMismatch
             print(f'VQ-VAE: loading {vqvae_ckpt}', file=sys.stderr)
-            vqvae = vqvae_official.load_official_checkpoint(vqvae_ckpt)
+            try:
+                vqvae = vqvae_official.load_official_checkpoint(vqvae_ckpt, vq_spec if args.hps else None)
+            except ValueError as e:
+                raise CheckpointMismatch(f'{vqvae_ckpt}: {e}') from e
         else:
             from jukebox_model.tiny import random_official_vqvae
             if args.checkpoints:
@@ -132,6 +139,8 @@ def main() -> None:
         ap.error('give exactly one of --preset and --hps')
     if args.preset and not args.checkpoints and args.random_seed is None:
         ap.error('--preset needs --checkpoints (or --random-seed for random weights)')
+    if args.hps and not args.checkpoints and args.random_seed is None:
+        ap.error('--hps needs --random-seed (random weights) or --checkpoints')
 
     import torch
     from jukebox_model.export import TWO_GB, write_model_folder
@@ -153,18 +162,19 @@ def main() -> None:
     else:
         with open(args.hps, encoding='utf-8') as f:
             spec = json.load(f)
-        level_hps = []
+        level_hps, names = [], []
         for p in spec['priors']:
             p = dict(p)
             base = p.pop('preset', None)
             p.setdefault('sr', spec.get('sr', args.sr))
             level_hps.append(prior_hps(base, **p) if base else prior_hps(p))
+            names.append(base)  # which checkpoint file holds the level (--checkpoints)
         # The VQ-VAE: the official `vqvae` preset, with the names the file gives replaced.
         vq_spec = {**load_presets()['vqvae'], **spec.get('vqvae', {})}
         vq = vqvae_hps(vq_spec)
         hop_fractions = spec.get('hop_fractions', hop_fractions)
-        names = [None] * len(level_hps)
-    level_hps.sort(key=lambda h: h['level'])
+    order = sorted(range(len(level_hps)), key=lambda i: level_hps[i]['level'])
+    level_hps, names = [level_hps[i] for i in order], [names[i] for i in order]
     assert [h['level'] for h in level_hps] == list(range(vq['levels'])), 'one prior per VQ-VAE level'
 
     priors = []
@@ -176,9 +186,11 @@ def main() -> None:
             randomise(prior, init, torch.Generator().manual_seed(args.random_seed + h['level']))
             prior.eval()
         else:
-            path = checkpoint_path(args.checkpoints, name)
+            path = checkpoint_path(args.checkpoints, name, h['level'])
             print(f'level {h["level"]}: loading {path}', file=sys.stderr)
-            load_official(prior, path)
+            dtypes = load_official(prior, path)
+            # Weights stored fp16 (as the released 5b tops) stay fp16 in the graphs, whatever the hps say.
+            prior.fp16_params = prior.fp16_params or any(d == torch.float16 for d in dtypes.values())
         priors.append(prior)
 
     top = level_hps[-1]
@@ -217,4 +229,8 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    from jukebox_model.official import CheckpointMismatch
+    try:
+        main()
+    except (CheckpointMismatch, FileNotFoundError) as e:
+        sys.exit(f'export_jukebox: {e}')

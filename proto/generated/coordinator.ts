@@ -6,16 +6,15 @@ import type { CancelJobRequest as _jukebox_v1_CancelJobRequest, CancelJobRequest
 import type { CoordinatorClient as _jukebox_v1_CoordinatorClient, CoordinatorDefinition as _jukebox_v1_CoordinatorDefinition } from './jukebox/v1/Coordinator';
 import type { FetchAudioRequest as _jukebox_v1_FetchAudioRequest, FetchAudioRequest__Output as _jukebox_v1_FetchAudioRequest__Output } from './jukebox/v1/FetchAudioRequest';
 import type { FetchTokensRequest as _jukebox_v1_FetchTokensRequest, FetchTokensRequest__Output as _jukebox_v1_FetchTokensRequest__Output } from './jukebox/v1/FetchTokensRequest';
-import type { FetchTokensResponse as _jukebox_v1_FetchTokensResponse, FetchTokensResponse__Output as _jukebox_v1_FetchTokensResponse__Output } from './jukebox/v1/FetchTokensResponse';
 import type { GetJobRequest as _jukebox_v1_GetJobRequest, GetJobRequest__Output as _jukebox_v1_GetJobRequest__Output } from './jukebox/v1/GetJobRequest';
 import type { Job as _jukebox_v1_Job, Job__Output as _jukebox_v1_Job__Output } from './jukebox/v1/Job';
 import type { JobEvent as _jukebox_v1_JobEvent, JobEvent__Output as _jukebox_v1_JobEvent__Output } from './jukebox/v1/JobEvent';
 import type { LevelProgress as _jukebox_v1_LevelProgress, LevelProgress__Output as _jukebox_v1_LevelProgress__Output } from './jukebox/v1/LevelProgress';
 import type { LevelSampling as _jukebox_v1_LevelSampling, LevelSampling__Output as _jukebox_v1_LevelSampling__Output } from './jukebox/v1/LevelSampling';
-import type { LevelTokens as _jukebox_v1_LevelTokens, LevelTokens__Output as _jukebox_v1_LevelTokens__Output } from './jukebox/v1/LevelTokens';
 import type { ListJobsRequest as _jukebox_v1_ListJobsRequest, ListJobsRequest__Output as _jukebox_v1_ListJobsRequest__Output } from './jukebox/v1/ListJobsRequest';
 import type { ListJobsResponse as _jukebox_v1_ListJobsResponse, ListJobsResponse__Output as _jukebox_v1_ListJobsResponse__Output } from './jukebox/v1/ListJobsResponse';
 import type { SubmitJobRequest as _jukebox_v1_SubmitJobRequest, SubmitJobRequest__Output as _jukebox_v1_SubmitJobRequest__Output } from './jukebox/v1/SubmitJobRequest';
+import type { TokenChunk as _jukebox_v1_TokenChunk, TokenChunk__Output as _jukebox_v1_TokenChunk__Output } from './jukebox/v1/TokenChunk';
 import type { TokenRow as _jukebox_v1_TokenRow, TokenRow__Output as _jukebox_v1_TokenRow__Output } from './jukebox/v1/TokenRow';
 import type { WatchJobRequest as _jukebox_v1_WatchJobRequest, WatchJobRequest__Output as _jukebox_v1_WatchJobRequest__Output } from './jukebox/v1/WatchJobRequest';
 
@@ -31,17 +30,16 @@ export interface ProtoGrpcType {
       Coordinator: SubtypeConstructor<typeof grpc.Client, _jukebox_v1_CoordinatorClient> & { service: _jukebox_v1_CoordinatorDefinition }
       FetchAudioRequest: MessageTypeDefinition<_jukebox_v1_FetchAudioRequest, _jukebox_v1_FetchAudioRequest__Output>
       FetchTokensRequest: MessageTypeDefinition<_jukebox_v1_FetchTokensRequest, _jukebox_v1_FetchTokensRequest__Output>
-      FetchTokensResponse: MessageTypeDefinition<_jukebox_v1_FetchTokensResponse, _jukebox_v1_FetchTokensResponse__Output>
       GetJobRequest: MessageTypeDefinition<_jukebox_v1_GetJobRequest, _jukebox_v1_GetJobRequest__Output>
       Job: MessageTypeDefinition<_jukebox_v1_Job, _jukebox_v1_Job__Output>
       JobEvent: MessageTypeDefinition<_jukebox_v1_JobEvent, _jukebox_v1_JobEvent__Output>
       JobState: EnumTypeDefinition
       LevelProgress: MessageTypeDefinition<_jukebox_v1_LevelProgress, _jukebox_v1_LevelProgress__Output>
       LevelSampling: MessageTypeDefinition<_jukebox_v1_LevelSampling, _jukebox_v1_LevelSampling__Output>
-      LevelTokens: MessageTypeDefinition<_jukebox_v1_LevelTokens, _jukebox_v1_LevelTokens__Output>
       ListJobsRequest: MessageTypeDefinition<_jukebox_v1_ListJobsRequest, _jukebox_v1_ListJobsRequest__Output>
       ListJobsResponse: MessageTypeDefinition<_jukebox_v1_ListJobsResponse, _jukebox_v1_ListJobsResponse__Output>
       SubmitJobRequest: MessageTypeDefinition<_jukebox_v1_SubmitJobRequest, _jukebox_v1_SubmitJobRequest__Output>
+      TokenChunk: MessageTypeDefinition<_jukebox_v1_TokenChunk, _jukebox_v1_TokenChunk__Output>
       TokenRow: MessageTypeDefinition<_jukebox_v1_TokenRow, _jukebox_v1_TokenRow__Output>
       WatchJobRequest: MessageTypeDefinition<_jukebox_v1_WatchJobRequest, _jukebox_v1_WatchJobRequest__Output>
     }

@@ -6,13 +6,13 @@ import type { AudioChunk as _jukebox_v1_AudioChunk, AudioChunk__Output as _jukeb
 import type { CancelJobRequest as _jukebox_v1_CancelJobRequest, CancelJobRequest__Output as _jukebox_v1_CancelJobRequest__Output } from '../../jukebox/v1/CancelJobRequest';
 import type { FetchAudioRequest as _jukebox_v1_FetchAudioRequest, FetchAudioRequest__Output as _jukebox_v1_FetchAudioRequest__Output } from '../../jukebox/v1/FetchAudioRequest';
 import type { FetchTokensRequest as _jukebox_v1_FetchTokensRequest, FetchTokensRequest__Output as _jukebox_v1_FetchTokensRequest__Output } from '../../jukebox/v1/FetchTokensRequest';
-import type { FetchTokensResponse as _jukebox_v1_FetchTokensResponse, FetchTokensResponse__Output as _jukebox_v1_FetchTokensResponse__Output } from '../../jukebox/v1/FetchTokensResponse';
 import type { GetJobRequest as _jukebox_v1_GetJobRequest, GetJobRequest__Output as _jukebox_v1_GetJobRequest__Output } from '../../jukebox/v1/GetJobRequest';
 import type { Job as _jukebox_v1_Job, Job__Output as _jukebox_v1_Job__Output } from '../../jukebox/v1/Job';
 import type { JobEvent as _jukebox_v1_JobEvent, JobEvent__Output as _jukebox_v1_JobEvent__Output } from '../../jukebox/v1/JobEvent';
 import type { ListJobsRequest as _jukebox_v1_ListJobsRequest, ListJobsRequest__Output as _jukebox_v1_ListJobsRequest__Output } from '../../jukebox/v1/ListJobsRequest';
 import type { ListJobsResponse as _jukebox_v1_ListJobsResponse, ListJobsResponse__Output as _jukebox_v1_ListJobsResponse__Output } from '../../jukebox/v1/ListJobsResponse';
 import type { SubmitJobRequest as _jukebox_v1_SubmitJobRequest, SubmitJobRequest__Output as _jukebox_v1_SubmitJobRequest__Output } from '../../jukebox/v1/SubmitJobRequest';
+import type { TokenChunk as _jukebox_v1_TokenChunk, TokenChunk__Output as _jukebox_v1_TokenChunk__Output } from '../../jukebox/v1/TokenChunk';
 import type { WatchJobRequest as _jukebox_v1_WatchJobRequest, WatchJobRequest__Output as _jukebox_v1_WatchJobRequest__Output } from '../../jukebox/v1/WatchJobRequest';
 
 export interface CoordinatorClient extends grpc.Client {
@@ -30,14 +30,10 @@ export interface CoordinatorClient extends grpc.Client {
   fetchAudio(argument: _jukebox_v1_FetchAudioRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_jukebox_v1_AudioChunk__Output>;
   fetchAudio(argument: _jukebox_v1_FetchAudioRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_jukebox_v1_AudioChunk__Output>;
   
-  FetchTokens(argument: _jukebox_v1_FetchTokensRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_jukebox_v1_FetchTokensResponse__Output>): grpc.ClientUnaryCall;
-  FetchTokens(argument: _jukebox_v1_FetchTokensRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_jukebox_v1_FetchTokensResponse__Output>): grpc.ClientUnaryCall;
-  FetchTokens(argument: _jukebox_v1_FetchTokensRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_jukebox_v1_FetchTokensResponse__Output>): grpc.ClientUnaryCall;
-  FetchTokens(argument: _jukebox_v1_FetchTokensRequest, callback: grpc.requestCallback<_jukebox_v1_FetchTokensResponse__Output>): grpc.ClientUnaryCall;
-  fetchTokens(argument: _jukebox_v1_FetchTokensRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_jukebox_v1_FetchTokensResponse__Output>): grpc.ClientUnaryCall;
-  fetchTokens(argument: _jukebox_v1_FetchTokensRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_jukebox_v1_FetchTokensResponse__Output>): grpc.ClientUnaryCall;
-  fetchTokens(argument: _jukebox_v1_FetchTokensRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_jukebox_v1_FetchTokensResponse__Output>): grpc.ClientUnaryCall;
-  fetchTokens(argument: _jukebox_v1_FetchTokensRequest, callback: grpc.requestCallback<_jukebox_v1_FetchTokensResponse__Output>): grpc.ClientUnaryCall;
+  FetchTokens(argument: _jukebox_v1_FetchTokensRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_jukebox_v1_TokenChunk__Output>;
+  FetchTokens(argument: _jukebox_v1_FetchTokensRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_jukebox_v1_TokenChunk__Output>;
+  fetchTokens(argument: _jukebox_v1_FetchTokensRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_jukebox_v1_TokenChunk__Output>;
+  fetchTokens(argument: _jukebox_v1_FetchTokensRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_jukebox_v1_TokenChunk__Output>;
   
   GetJob(argument: _jukebox_v1_GetJobRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_jukebox_v1_Job__Output>): grpc.ClientUnaryCall;
   GetJob(argument: _jukebox_v1_GetJobRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_jukebox_v1_Job__Output>): grpc.ClientUnaryCall;
@@ -78,7 +74,7 @@ export interface CoordinatorHandlers extends grpc.UntypedServiceImplementation {
   
   FetchAudio: grpc.handleServerStreamingCall<_jukebox_v1_FetchAudioRequest__Output, _jukebox_v1_AudioChunk>;
   
-  FetchTokens: grpc.handleUnaryCall<_jukebox_v1_FetchTokensRequest__Output, _jukebox_v1_FetchTokensResponse>;
+  FetchTokens: grpc.handleServerStreamingCall<_jukebox_v1_FetchTokensRequest__Output, _jukebox_v1_TokenChunk>;
   
   GetJob: grpc.handleUnaryCall<_jukebox_v1_GetJobRequest__Output, _jukebox_v1_Job>;
   
@@ -93,7 +89,7 @@ export interface CoordinatorHandlers extends grpc.UntypedServiceImplementation {
 export interface CoordinatorDefinition extends grpc.ServiceDefinition {
   CancelJob: MethodDefinition<_jukebox_v1_CancelJobRequest, _jukebox_v1_Job, _jukebox_v1_CancelJobRequest__Output, _jukebox_v1_Job__Output>
   FetchAudio: MethodDefinition<_jukebox_v1_FetchAudioRequest, _jukebox_v1_AudioChunk, _jukebox_v1_FetchAudioRequest__Output, _jukebox_v1_AudioChunk__Output>
-  FetchTokens: MethodDefinition<_jukebox_v1_FetchTokensRequest, _jukebox_v1_FetchTokensResponse, _jukebox_v1_FetchTokensRequest__Output, _jukebox_v1_FetchTokensResponse__Output>
+  FetchTokens: MethodDefinition<_jukebox_v1_FetchTokensRequest, _jukebox_v1_TokenChunk, _jukebox_v1_FetchTokensRequest__Output, _jukebox_v1_TokenChunk__Output>
   GetJob: MethodDefinition<_jukebox_v1_GetJobRequest, _jukebox_v1_Job, _jukebox_v1_GetJobRequest__Output, _jukebox_v1_Job__Output>
   ListJobs: MethodDefinition<_jukebox_v1_ListJobsRequest, _jukebox_v1_ListJobsResponse, _jukebox_v1_ListJobsRequest__Output, _jukebox_v1_ListJobsResponse__Output>
   SubmitJob: MethodDefinition<_jukebox_v1_SubmitJobRequest, _jukebox_v1_Job, _jukebox_v1_SubmitJobRequest__Output, _jukebox_v1_Job__Output>

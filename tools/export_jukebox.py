@@ -95,16 +95,21 @@ def checkpoint_path(root: str, preset_name, level: int = 0) -> str:
 def decoder_exporter(args, vq_spec, vqvae_ckpt, seed):
     """The VQ-VAE decoders, always of the official architecture (tools/jukebox_model/vqvae_official.py):
     loaded from the official checkpoint when there is one, else randomly initialised from `vq_spec`
-    (official VQ-VAE hps: the `vqvae` preset, or the hps file's "vqvae")."""
+    (official VQ-VAE hps: the `vqvae` preset, or the hps file's "vqvae"). A checkpoint is loaded now, so that
+    a mismatch fails before any graph is written."""
+    from jukebox_model import vqvae_official
+    loaded = None
+    if vqvae_ckpt:
+        from jukebox_model.official import CheckpointMismatch
+        print(f'VQ-VAE: loading {vqvae_ckpt}', file=sys.stderr)
+        try:
+            loaded = vqvae_official.load_official_checkpoint(vqvae_ckpt, vq_spec if args.hps else None)
+        except ValueError as e:
+            raise CheckpointMismatch(f'{vqvae_ckpt}: {e}') from e
+
     def export(out_dir):
-        from jukebox_model import vqvae_official
-        if vqvae_ckpt:
-            from jukebox_model.official import CheckpointMismatch
-            print(f'VQ-VAE: loading {vqvae_ckpt}', file=sys.stderr)
-            try:
-                vqvae = vqvae_official.load_official_checkpoint(vqvae_ckpt, vq_spec if args.hps else None)
-            except ValueError as e:
-                raise CheckpointMismatch(f'{vqvae_ckpt}: {e}') from e
+        if loaded is not None:
+            vqvae = loaded
         else:
             from jukebox_model.tiny import random_official_vqvae
             if args.checkpoints:
@@ -124,6 +129,8 @@ def main() -> None:
     ap.add_argument('--checkpoints', help='folder of the official *.pth.tar files')
     ap.add_argument('--hps', help='JSON file of official hyperparameters (random model)')
     ap.add_argument('--random-seed', type=int, help='export a randomly initialised model (no checkpoints)')
+    ap.add_argument('--random-vqvae', action='store_true',
+                    help='with --checkpoints: export a random VQ-VAE when vqvae.pth.tar is missing (else an error)')
     ap.add_argument('--ids', required=True, help='folder of the official v2/v3 artist and genre id files')
     ap.add_argument('--text-processor', help='the official data/text_processor.py (default: next to --ids)')
     ap.add_argument('--out', required=True)
@@ -215,6 +222,9 @@ def main() -> None:
         try:
             vqvae_ckpt = checkpoint_path(args.checkpoints, 'vqvae')
         except FileNotFoundError:
+            # Real priors with a random VQ-VAE would render noise: only on request.
+            if not args.random_vqvae:
+                raise
             vqvae_ckpt = None
     model_id = args.model_id or os.path.basename(os.path.normpath(args.out))
     write_model_folder(

@@ -6,7 +6,7 @@ import torch
 import torch.nn as nn
 
 from .ops import LayerNorm
-from .vqvae import DecoderConvBock
+from .vqvae_official import DecoderConvBock
 
 
 class SimpleEmbedding(nn.Module):
@@ -102,8 +102,8 @@ class Conditioner(nn.Module):
         self.width = out_width
         self.x_emb = nn.Embedding(bins, out_width)
         # checkpoint_res (the official cond_c_res=1 of the upsamplers) only renames Resnet1D's blocks.
-        self.cond = DecoderConvBock(out_width, out_width, down_t, stride_t, width, depth, m_conv,
-                                    dilation_growth_rate, dilation_cycle, res_scale, checkpoint_res=checkpoint_res)
+        self.cond = DecoderConvBock(out_width, down_t, stride_t, width, depth, m_conv, dilation_growth_rate,
+                                    dilation_cycle, reverse=False, res_scale=res_scale, checkpoint_res=checkpoint_res)
         self.ln = LayerNorm(out_width)
 
     def forward(self, x: torch.Tensor, x_cond: Optional[torch.Tensor] = None) -> torch.Tensor:

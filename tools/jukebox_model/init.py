@@ -2,7 +2,8 @@
 
 Official initialisation zeroes several tensors (codebooks, some projections), which makes a random
 model degenerate; here every tensor gets random values with scales chosen so that activations stay
-O(1), decoded audio lies in [-1, 1] and logits have a standard deviation of about 1-2.
+O(1) and logits have a standard deviation of about 1-2. The VQ-VAE (vqvae_official) is randomised by
+tiny.random_official_vqvae, which also sets the level of its decoded audio.
 """
 import math
 
@@ -12,7 +13,7 @@ import torch.nn as nn
 from .conditioners import RangeEmbedding, SimpleEmbedding, Conditioner
 from .ops import Conv1D, LayerNorm
 from .prior import ConditionalAutoregressive2D, PositionEmbedding
-from .vqvae import BottleneckBlock, Decoder
+from .vqvae_official import BottleneckBlock
 
 
 def _normal(t: torch.Tensor, std: float, gen: torch.Generator, mean: float = 0.0) -> None:
@@ -44,12 +45,6 @@ def randomise(model: nn.Module, init: dict, gen: torch.Generator) -> None:
         elif isinstance(m, Conditioner):
             if once(m.x_emb.weight):
                 _normal(m.x_emb.weight, init['cond_x_emb_std'], gen)
-        elif isinstance(m, Decoder):
-            # The decoders of higher levels stack more residual stages; a gain per level keeps the audio
-            # before the final tanh at a standard deviation of about 0.5.
-            gain = init['decoder_out_gain'][m.levels - 1]
-            if once(m.out.weight):
-                _normal(m.out.weight, gain / math.sqrt(m.out.in_channels * m.out.kernel_size[0]), gen)
 
     for name, m in model.named_modules():
         if isinstance(m, (SimpleEmbedding, RangeEmbedding)):

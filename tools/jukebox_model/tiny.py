@@ -1,22 +1,20 @@
 """The tiny test model: a small random configuration of the official architecture (tools/configs/tiny.json),
-exported with the same exporter as the official checkpoints, plus the tiny VQ-VAE decoders and the
-PyTorch reference fixture of tests/model-graphs.test.ts."""
+priors and VQ-VAE (vqvae_official) alike, exported with the same exporter as the official checkpoints,
+plus the PyTorch reference fixture of tests/model-graphs.test.ts."""
 import hashlib
-import io
 import json
 import os
 import random
 from typing import List, Optional, Tuple
 
-import onnx
 import torch
 import torch.nn as nn
 
-from .export import example_labels, example_sequence, self_check, trace_to_onnx, write_model_folder
+from .export import example_labels, example_sequence, self_check, write_model_folder
 from .hparams import prior_hps
 from .init import randomise
 from .prior import SimplePrior
-from .vqvae import VQVAE, receptive_field_tokens
+from .vqvae_official import VQVAE, export_vqvae_decoders, measured_receptive_field, receptive_field
 
 LYRIC_LINES = [
     'Hello tiny world,\nsing along with me!',
@@ -38,75 +36,32 @@ def level_hps(cfg: dict, p: dict) -> dict:
 
 
 def build(cfg: dict) -> Tuple[VQVAE, List[SimplePrior]]:
+    """The priors (randomised by init.randomise) and the VQ-VAE (official hps cfg['vqvae'], randomised by
+    random_official_vqvae as the exporter does), all from cfg['seed']."""
     torch.manual_seed(cfg['seed'])
-    vqvae = VQVAE(cfg['vqvae'])
     vq = {'levels': cfg['vqvae']['levels'], 'downs_t': cfg['vqvae']['downs_t'],
           'strides_t': cfg['vqvae']['strides_t'], 'l_bins': cfg['vqvae']['l_bins']}
     priors = [SimplePrior(level_hps(cfg, p), vq) for p in sorted(cfg['priors'], key=lambda p: p['level'])]
-    holder = nn.ModuleList([vqvae, *priors])
+    holder = nn.ModuleList(priors)
     randomise(holder, cfg['init'], torch.Generator().manual_seed(cfg['seed']))
     holder.eval()
+    vqvae = random_official_vqvae(cfg['vqvae'], cfg['seed'], cfg['init'])
     return vqvae, priors
 
 
-# ----------------------------------------------------------------------------------------------
-# Tiny VQ-VAE decoders (until tools/jukebox_model/vqvae_official.py replaces them)
-
-
-class DecoderGraph(nn.Module):
-    def __init__(self, vqvae: VQVAE, level: int):
-        super().__init__()
-        self.vqvae = vqvae
-        self.level = level
-
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        return self.vqvae.decode_level(tokens, self.level)
-
-
-def decoder_receptive_field(vqvae: VQVAE, level: int, trials: int = 6) -> Tuple[int, int, int]:
-    """Returns (analytic_left, analytic_right, empirical_radius) in tokens."""
-    hop = vqvae.hop_lengths[level]
-    left, right = receptive_field_tokens(vqvae.decoders[level].layer_specs(), hop)
-    radius = max(left, right)
-    g = torch.Generator().manual_seed(level + 100)
-    n = 2 * radius + 48
-    bins = vqvae.bottleneck.level_blocks[level].k_bins
-    empirical = 0
-    with torch.no_grad():
-        for trial in range(trials):
-            tokens = torch.randint(0, bins, (1, n), generator=g)
-            base = vqvae.decode_level(tokens, level)
-            c = radius + 10 + trial
-            changed = tokens.clone()
-            changed[0, c] = (tokens[0, c] + 1 + trial * 37) % bins
-            diff = (vqvae.decode_level(changed, level) - base).abs()[0]
-            idx = torch.nonzero(diff > 0).flatten()
-            lo_tok, hi_tok = int(idx.min()) // hop, int(idx.max()) // hop
-            if c - lo_tok > right or hi_tok - c > left:
-                raise RuntimeError(f'decoder {level}: perturbing token {c} changed tokens {lo_tok}..{hi_tok}, '
-                                   f'beyond the analytic receptive field (-{left}, +{right})')
-            empirical = max(empirical, c - lo_tok, hi_tok - c)
-    return left, right, empirical
-
-
-def export_tiny_decoders(vqvae: VQVAE, out_dir: str, opset: int, slack: int, log=print) -> List[dict]:
-    entries = []
+def export_decoders(vqvae: VQVAE, out_dir: str, opset: int, log=print) -> List[dict]:
+    """vqvae_official.export_vqvae_decoders (marginTokens = the analytic receptive field), after checking
+    the analytic field against perturbations of random token sequences (several trials per level)."""
     for level in range(vqvae.levels):
-        name = f'vqvae.decoder{level}.onnx'
-        tokens = torch.randint(0, vqvae.bottleneck.level_blocks[level].k_bins, (2, 7),
-                               generator=torch.Generator().manual_seed(0))
-        axes = {'tokens': {0: 'B', 1: 'T'}, 'audio': {0: 'B', 1: 'samples'}}
-        model = trace_to_onnx(DecoderGraph(vqvae, level), (tokens,), ['tokens'], ['audio'], axes, opset)
-        onnx.checker.check_model(model)
-        data = model.SerializeToString()
-        with open(os.path.join(out_dir, name), 'wb') as f:
-            f.write(data)
-        left, right, empirical = decoder_receptive_field(vqvae, level)
-        margin = max(left, right) + slack
-        log(f'decoder {level}: hop {vqvae.hop_lengths[level]}, receptive field -{left}/+{right} tokens (analytic), '
-            f'{empirical} (empirical radius), marginTokens {margin}')
-        entries.append({'level': level, 'file': name, 'sha256': hashlib.sha256(data).hexdigest(),
-                        'marginTokens': margin})
+        analytic = receptive_field(vqvae, level)
+        measured = measured_receptive_field(vqvae, level, trials=4, seed=100 + level)
+        if measured[0] > analytic[0] or measured[1] > analytic[1]:
+            raise RuntimeError(f'decoder {level}: measured receptive field {measured} beyond the analytic {analytic}')
+        log(f'decoder {level}: hop {vqvae.hop_lengths[level]}, receptive field -{analytic[0]}/+{analytic[1]} tokens '
+            f'(analytic), -{measured[0]}/+{measured[1]} (measured)')
+    entries = export_vqvae_decoders(vqvae, out_dir, opset)
+    for e in entries:
+        log(f'decoder {e["level"]}: marginTokens {e["marginTokens"]}')
     return entries
 
 
@@ -121,7 +76,7 @@ def random_official_vqvae(spec: dict, seed: int, init: dict, audio_std: float = 
     (they are learned by k-means), which would decode every token alike. Each decoder's `out` conv is
     then rescaled so that the decoded audio of random tokens has a standard deviation of `audio_std`.
     Deterministic for a given seed and spec."""
-    from .vqvae_official import VQVAE, vqvae_hps as official_vqvae_hps
+    from .vqvae_official import vqvae_hps as official_vqvae_hps
 
     torch.manual_seed(seed)
     vqvae = VQVAE(official_vqvae_hps(spec))
@@ -194,7 +149,7 @@ def level_fixture(prior: SimplePrior, hop: int, top_hop: int, vocab: str, rng: r
 
 
 def decoder_fixture(vqvae: VQVAE, level: int, rng: random.Random) -> dict:
-    bins = vqvae.bottleneck.level_blocks[level].k_bins
+    bins = vqvae.l_bins
     tokens = torch.tensor([[rng.randrange(0, bins) for _ in range(10)] for _ in range(2)], dtype=torch.int64)
     with torch.no_grad():
         audio = vqvae.decode_level(tokens, level)
@@ -226,8 +181,7 @@ def make_model(cfg: dict, out_dir: str, fixture_path: Optional[str], log=print) 
         priors, cfg['vqvae'], out_dir, model_id=cfg['model_id'], sample_rate=cfg['sr'],
         labels=manifest_labels(cfg['labels']), lyrics=lyrics, hop_fractions=hop_fractions,
         prefill_chunk=cfg['prefill_chunk'], opset=cfg['opset_version'],
-        export_decoders=lambda d: export_tiny_decoders(vqvae, d, cfg['opset_version'],
-                                                       cfg['vqvae']['margin_slack_tokens'], log),
+        export_decoders=lambda d: export_decoders(vqvae, d, cfg['opset_version'], log),
         contract_version=cfg['contract_version'], log=lambda *a: None)
     if fixture_path:
         rng = random.Random(cfg['seed'] + 1)

@@ -93,19 +93,28 @@ class ResConv1DBlock(nn.Module):
 
 
 class Resnet1D(nn.Module):
-    """n_depth residual blocks; dilation growth ** (d or d % cycle); optionally in reverse order."""
+    """n_depth residual blocks; dilation growth ** (d or d % cycle); optionally in reverse order.
+    The official code names the blocks `blocks` (a ModuleList) when checkpoint_res is set (the
+    upsamplers' cond_c_res=1), else `model` (a Sequential); the computation is the same."""
 
     def __init__(self, n_in: int, n_depth: int, m_conv: float, growth: int, cycle: Optional[int],
-                 res_scale: bool = False, reverse: bool = False):
+                 res_scale: bool = False, reverse: bool = False, checkpoint_res: bool = False):
         super().__init__()
         scale = 1.0 / math.sqrt(n_depth) if res_scale else 1.0
         dil = [growth ** (d if cycle is None else d % cycle) for d in range(n_depth)]
         if reverse:
             dil = dil[::-1]
-        self.model = nn.Sequential(*[ResConv1DBlock(n_in, int(m_conv * n_in), a, scale) for a in dil])
+        blocks = [ResConv1DBlock(n_in, int(m_conv * n_in), a, scale) for a in dil]
+        self.checkpoint_res = bool(checkpoint_res)
+        if self.checkpoint_res:
+            self.blocks = nn.ModuleList(blocks)
+        else:
+            self.model = nn.Sequential(*blocks)
 
     def forward(self, x):
-        return self.model(x)
+        for block in (self.blocks if self.checkpoint_res else self.model):
+            x = block(x)
+        return x
 
 
 def _level_block_kwargs(hps: dict, level: int) -> dict:
@@ -132,15 +141,21 @@ class EncoderConvBlock(nn.Module):
 
 
 class DecoderConvBock(nn.Module):  # sic: the official class name
+    """[Conv1d(emb -> width, 3), (Resnet1D, ConvTranspose1d(2 * stride, stride, stride // 2)) x down_t]:
+    upsamples [N, emb, T] to [N, emb, T * stride_t ** down_t]. Also the upsamplers' Conditioner
+    (`conditioner_blocks[0].cond`, with res_scale / checkpoint_res as cond_res_scale / cond_c_res)."""
+
     def __init__(self, emb: int, down_t: int, stride_t: int, width: int, depth: int, m_conv: float,
-                 growth: int, cycle: Optional[int], reverse: bool):
+                 growth: int = 1, cycle: Optional[int] = None, reverse: bool = False, res_scale: bool = False,
+                 checkpoint_res: bool = False):
         super().__init__()
         layers: List[nn.Module] = []
         if down_t > 0:
             layers.append(nn.Conv1d(emb, width, 3, 1, 1))
             for i in range(down_t):
                 layers.append(nn.Sequential(
-                    Resnet1D(width, depth, m_conv, growth, cycle, reverse=reverse),
+                    Resnet1D(width, depth, m_conv, growth, cycle, res_scale=res_scale, reverse=reverse,
+                             checkpoint_res=checkpoint_res),
                     nn.ConvTranspose1d(width, emb if i == down_t - 1 else width, stride_t * 2, stride_t,
                                        stride_t // 2)))
         self.model = nn.Sequential(*layers)

@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { Coordinator } from '../coordinator/coordinator.js';
 
 const CLI_PATH = fileURLToPath(new URL('./cli.ts', import.meta.url));
+/** tsx's loader, resolved from here: `--import tsx` would resolve it from the user's working directory. */
+const TSX_LOADER = import.meta.resolve('tsx');
 const WORKER_START_TIMEOUT_MS = 60_000;
 
 export interface LocalClusterOptions {
@@ -27,7 +29,7 @@ export interface LocalCluster {
 export function spawnWorker(modelDir: string, threads: number, verbose: boolean): Promise<{ child: ChildProcess; address: string }> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', CLI_PATH, 'worker', '--model', modelDir, '--host', '127.0.0.1', '--port', '0', '--threads', String(threads), '--announce'],
+    ['--import', TSX_LOADER, CLI_PATH, 'worker', '--model', modelDir, '--host', '127.0.0.1', '--port', '0', '--threads', String(threads), '--announce'],
     { stdio: ['ignore', 'pipe', verbose ? 'inherit' : 'pipe'] },
   );
   let stderr = '';

@@ -65,7 +65,8 @@ test('render: --samples 2 writes FILE-1.wav and FILE-2.wav with different rows; 
   const dir = await mkdtemp(join(tmpdir(), 'jukebox-e2e-'));
   try {
     const out = join(dir, 'song.wav');
-    await run(process.execPath, [BIN, 'render', '--seconds', '2', '--seed', '5', '--workers', '2', '--samples', '2', '--out', out, '--quiet', '--wav-format', 'float32'], { timeout: 300_000 });
+    // From another working directory: the CLI must find its own tsx and model, not the caller's.
+    await run(process.execPath, [BIN, 'render', '--seconds', '2', '--seed', '5', '--workers', '2', '--samples', '2', '--out', out, '--quiet', '--wav-format', 'float32'], { timeout: 300_000, cwd: dir });
     const a = await readFile(join(dir, 'song-1.wav'));
     const b = await readFile(join(dir, 'song-2.wav'));
     assert.ok(!a.equals(b), 'two sample rows differ');

@@ -110,7 +110,7 @@ export class InferencePool {
         // Without threads nothing can run: fail what waits rather than hang it.
         if (this.slots.length === 0) for (const p of this.queue.splice(0)) p.reject(new InferenceError(e.message, 'ThreadDied'));
       });
-    }, delay).unref();
+    }, delay);
   }
 
   private onMessage(slot: Slot, m: FromThread): void {

@@ -7,8 +7,8 @@
 // fp16, and a checkpoint that does not match must fail naming the tensor and both shapes, or the missing key.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -16,6 +16,8 @@ import { fileURLToPath } from 'node:url';
 import { readModelFolder } from '../models/model-folder.js';
 import { planSong } from '../shared/plan.js';
 import type { Manifest } from '../shared/types.js';
+import { writeOfficialFiles } from './helpers/official-files.js';
+import { PYTHON, requireTorch, runPython } from './helpers/python.js';
 
 const run = promisify(execFile);
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -23,40 +25,16 @@ const BIN = join(ROOT, 'bin', 'jukebox.js');
 const EXPORTER = join(ROOT, 'tools', 'export_jukebox.py');
 const MAKE_CHECKPOINTS = join(ROOT, 'tests', 'fixtures', 'make-small-checkpoints.py');
 const HPS = join(ROOT, 'tools', 'configs', 'small-5b_lyrics.json');
-const PYTHON = '/usr/bin/python3';
 const SEED = '1';
-
-// Official-format id files (ids below the small config's y_bins [12, 20]) and a stand-in for the official
-// data/text_processor.py next to the ids folder (its two `vocab` strings, v3 first), as in render-families.test.ts.
-const ID_FILES: Record<string, string> = {
-  'v2_artist_ids.txt': 'unknown;0\nvarious;0\n;0\nfrank_sinatra;3\nella_fitzgerald;7\nalan_jackson;19\n',
-  'v2_genre_ids.txt': 'unknown;0\nclassical;1\nblues;2\nrock;8\njazz;9\npop;11\n',
-};
-const TEXT_PROCESSOR = String.raw`class TextProcessor():
-    def __init__(self, v3=False):
-        if v3:
-            vocab = """ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.,:;!?-'\"()[] \t\n"""
-        else:
-            vocab = """ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.,:;!?-+'\"()[] \t\n"""
-        self.vocab = {vocab[index]: index + 1 for index in range(len(vocab))}
-`;
 
 let work = '';
 let idsDir = '';
 
 before(() => {
-  const probe = spawnSync(PYTHON, ['-c', 'import torch, onnx'], { encoding: 'utf8' });
-  if (probe.status !== 0) {
-    assert.fail(
-      `${PYTHON} cannot import torch and onnx (${(probe.stderr || String(probe.error)).trim().split('\n').pop()}); ` +
-        'install them with `apt-get install python3-torch python3-onnx`',
-    );
-  }
+  requireTorch();
   work = mkdtempSync(join(tmpdir(), 'jukebox-exporter-checkpoints-'));
-  idsDir = join(work, 'jukebox', 'data', 'ids');
-  mkdirSync(idsDir, { recursive: true });
-  for (const [name, text] of Object.entries(ID_FILES)) writeFileSync(join(idsDir, name), text);
-  writeFileSync(join(work, 'jukebox', 'data', 'text_processor.py'), TEXT_PROCESSOR);
+  // Official-format id files (ids below the small config's y_bins [12, 20]) and a stand-in text_processor.py.
+  idsDir = writeOfficialFiles(work);
 });
 
 after(() => {
@@ -70,18 +48,9 @@ interface CheckpointReport {
   dropped?: { file: string; tensor: string };
 }
 
-async function python(args: string[], what: string): Promise<{ stdout: string; stderr: string }> {
-  try {
-    return await run(PYTHON, args, { timeout: 120_000, maxBuffer: 16 << 20 });
-  } catch (err) {
-    const e = err as Error & { stderr?: string; stdout?: string };
-    assert.fail(`${what} failed:\n${e.stderr ?? ''}\n${e.stdout ?? ''}\n${e.message}`);
-  }
-}
-
 async function makeCheckpoints(name: string, extra: string[] = []): Promise<{ dir: string; report: CheckpointReport }> {
   const dir = join(work, `ckpt-${name}`);
-  const { stdout } = await python([MAKE_CHECKPOINTS, '--hps', HPS, '--random-seed', SEED, '--out', dir, ...extra],
+  const { stdout } = await runPython([MAKE_CHECKPOINTS, '--hps', HPS, '--random-seed', SEED, '--out', dir, ...extra],
     `make-small-checkpoints.py ${extra.join(' ')}`);
   return { dir, report: JSON.parse(stdout.trim().split('\n').pop()!) as CheckpointReport };
 }
@@ -133,14 +102,14 @@ test('small-5b_lyrics from official-format checkpoints: usable, the random expor
   const tMake = performance.now();
 
   const fromCkpt = join(work, 'model-ckpt');
-  const { stderr: exportLog } = await python(exportArgs(['--checkpoints', ckpt], fromCkpt), 'export from checkpoints');
+  const { stderr: exportLog } = await runPython(exportArgs(['--checkpoints', ckpt], fromCkpt), 'export from checkpoints');
   for (const rel of ['5b/prior_level_0.pth.tar', '5b/prior_level_1.pth.tar', '5b_lyrics/prior_level_2.pth.tar', '5b/vqvae.pth.tar']) {
     assert.ok(exportLog.includes(join(ckpt, rel)), `the exporter loaded ${rel}:\n${exportLog}`);
   }
   assert.doesNotMatch(exportLog, /random/i, 'nothing random in a checkpoint export');
   const tExport = performance.now();
   const random = join(work, 'model-random');
-  await python(exportArgs(['--random-seed', SEED], random), 'random export');
+  await runPython(exportArgs(['--random-seed', SEED], random), 'random export');
   const tRandom = performance.now();
 
   // A usable folder: `jukebox models check` verifies the manifest, every graph file and its sha256.

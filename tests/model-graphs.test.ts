@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import type { DecoderManifest, LevelManifest, Manifest } from '../shared/types.js';
+import { int64, maxAbsDiff, output, relativeError, runConditioner, sessionOptions, stepWindow } from './helpers/onnx-graphs.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const MODEL_DIR = join(ROOT, 'models', 'tiny');
@@ -42,13 +43,6 @@ const manifestBytes = readFileSync(join(MODEL_DIR, 'manifest.json'));
 const manifest = JSON.parse(manifestBytes.toString('utf8')) as Manifest;
 const fixture = JSON.parse(readFileSync(FIXTURE_PATH, 'utf8')) as Fixture;
 
-const sessionOptions: ort.InferenceSession.SessionOptions = {
-  intraOpNumThreads: 1,
-  interOpNumThreads: 1,
-  graphOptimizationLevel: 'all',
-  executionProviders: ['cpu'],
-};
-
 const sessions = new Map<string, Promise<ort.InferenceSession>>();
 function session(file: string): Promise<ort.InferenceSession> {
   let s = sessions.get(file);
@@ -63,42 +57,9 @@ function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-function int64(values: number[][]): ort.Tensor {
-  const rows = values.length;
-  const cols = values[0].length;
-  const data = new BigInt64Array(rows * cols);
-  values.forEach((row, r) => row.forEach((v, c) => (data[r * cols + c] = BigInt(v))));
-  return new ort.Tensor('int64', data, [rows, cols]);
-}
-
-function output(out: ort.InferenceSession.OnnxValueMapType, name: string): ort.Tensor {
-  const t = out[name];
-  assert.ok(t, `missing output ${name}`);
-  return t;
-}
-
 function floats(t: ort.Tensor): Float32Array {
   assert.equal(t.type, 'float32');
   return t.data as Float32Array;
-}
-
-/** max |a - b| / max |b|: the relative error used for logits. */
-function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  assert.equal(actual.length, expected.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  return diff / scale;
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
-  return d;
 }
 
 /** Deterministic pseudo-random integers (mulberry32). */
@@ -116,11 +77,6 @@ function randomTokens(seed: number, n: number, bins: number): number[] {
   return out;
 }
 
-/** Positions of a window's sequence: the music tokens, plus the lyric prefix of "prefix" models. */
-function sequenceLength(lm: LevelManifest): number {
-  return lm.nCtx + (lm.conditioning.lyrics === 'prefix' ? lm.conditioning.lyricTokens : 0);
-}
-
 function levelManifest(level: number): LevelManifest {
   const l = manifest.levels[level];
   assert.ok(l && l.level === level, `manifest has no level ${level}`);
@@ -136,64 +92,15 @@ async function runWindow(lm: LevelManifest, fx: LevelFixture, rows: number[], ch
   const step = await session(lm.graphs.step.file);
   const b = rows.length;
   const w = lm.width;
-  const dh = lm.headDim;
-  const seq = sequenceLength(lm);
-  const condFeeds: Record<string, ort.Tensor> = { labels: int64(rows.map((r) => fx.labels[r])) };
-  if (lm.conditioning.upper) {
-    assert.ok(fx.upperTokens);
-    const upper = fx.upperTokens;
-    condFeeds.upper_tokens = int64(rows.map((r) => upper[r]));
-  }
-  const c = await cond.run(condFeeds);
-  const yCond = output(c, 'y_cond');
-  const xCond = floats(output(c, 'x_cond'));
-  assert.deepEqual(yCond.dims, [b, w]);
-  assert.deepEqual(output(c, 'x_cond').dims, [b, seq, w]);
+  const upper = fx.upperTokens;
+  const c = await runConditioner(cond, lm, rows.map((r) => fx.labels[r]), upper && rows.map((r) => upper[r]));
+  assert.deepEqual(output(c, 'y_cond').dims, [b, w]);
+  assert.equal(output(c, 'x_cond').type, 'float32');
   if (lm.conditioning.lyrics === 'encoder') {
     assert.deepEqual(output(c, 'encoder_kv').dims, [b, lm.conditioning.lyricTokens, w]);
   }
-  // Step inputs other than the host's own and the cache are conditioner outputs of the same name.
-  const host = new Set(['tokens', 'position', 'x_cond', 'y_cond']);
-  const passThrough: Record<string, ort.Tensor> = {};
-  for (const n of step.inputNames) {
-    if (host.has(n) || n.startsWith('past_')) continue;
-    passThrough[n] = output(c, n);
-  }
-
-  let cache: ort.Tensor[] = [];
-  for (let i = 0; i < 2 * lm.layers; i++) cache.push(new ort.Tensor('float32', new Float32Array(0), [b, lm.heads, 0, dh]));
   const result = new Map<number, Float32Array>();
-  let pos = 0;
-  for (const t of chunks) {
-    const prev = rows.map((r) => Array.from({ length: t }, (_, i) => (pos + i === 0 ? 0 : fx.tokens[r][pos + i - 1])));
-    const x = new Float32Array(b * t * w);
-    for (let r = 0; r < b; r++) x.set(xCond.subarray((r * seq + pos) * w, (r * seq + pos + t) * w), r * t * w);
-    const feeds: Record<string, ort.Tensor> = {
-      tokens: int64(prev),
-      position: new ort.Tensor('int64', BigInt64Array.of(BigInt(pos)), [1]),
-      x_cond: new ort.Tensor('float32', x, [b, t, w]),
-      y_cond: yCond,
-      ...passThrough,
-    };
-    for (let i = 0; i < lm.layers; i++) {
-      feeds[`past_key_${i}`] = cache[2 * i];
-      feeds[`past_value_${i}`] = cache[2 * i + 1];
-    }
-    const out = await step.run(feeds);
-    const logits = output(out, 'logits');
-    assert.deepEqual(logits.dims, [b, lm.codebookSize + lm.vocabOffset]);
-    const next: ort.Tensor[] = [];
-    for (let i = 0; i < lm.layers; i++) {
-      for (const kind of ['key', 'value']) {
-        const present = output(out, `present_${kind}_${i}`);
-        assert.deepEqual(present.dims, [b, lm.heads, pos + t, dh]);
-        next.push(present);
-      }
-    }
-    cache = next;
-    pos += t;
-    result.set(pos - 1, floats(logits));
-  }
+  await stepWindow(step, lm, c, rows.map((r) => fx.tokens[r]), chunks, (p, logits) => result.set(p, floats(logits)));
   return result;
 }
 

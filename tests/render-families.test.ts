@@ -5,8 +5,8 @@
 // families must also hear the lyrics: other lyrics give other top-level tokens.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -14,12 +14,13 @@ import { fileURLToPath } from 'node:url';
 import { readModelFolder } from '../models/model-folder.js';
 import { planSong } from '../shared/plan.js';
 import type { Manifest } from '../shared/types.js';
+import { writeOfficialFiles } from './helpers/official-files.js';
+import { requireTorch, runPython } from './helpers/python.js';
 
 const run = promisify(execFile);
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT, 'bin', 'jukebox.js');
 const EXPORTER = join(ROOT, 'tools', 'export_jukebox.py');
-const PYTHON = '/usr/bin/python3';
 const SECONDS = 3;
 const LYRICS = 'Hello tiny world,\nsing along with me!';
 const OTHER_LYRICS = 'Quite other words (and [other] lines): 1, 2, 3...';
@@ -38,46 +39,13 @@ const FAMILIES: Family[] = [
   { name: '1b_lyrics', artist: 'Frank Sinatra', genre: 'Hip Hop', labels: 'v3', lyrics: 'prefix' },
 ];
 
-// Id files in the official format (jukebox/data/ids/v{2,3}_{artist,genre}_ids.txt: "name;id" lines, several
-// names may share an id), with ids below the small configs' y_bins ([12, 20] for v2, [10, 16] for v3).
-const ID_FILES: Record<string, string> = {
-  'v2_artist_ids.txt': 'unknown;0\nvarious;0\n;0\nfrank_sinatra;3\nella_fitzgerald;7\nalan_jackson;19\n',
-  'v2_genre_ids.txt': 'unknown;0\nclassical;1\nblues;2\nrock;8\njazz;9\npop;11\n',
-  'v3_artist_ids.txt': 'beat farmers;1\nfrank sinatra;5\nella fitzgerald;15\nunknown;0\n',
-  'v3_genre_ids.txt': 'acid rock;2\npop rock;4\nhip hop;7\njazz;9\nunknown;0\n',
-};
-
-// Where the exporter reads the lyric vocabularies: a stand-in for the official data/text_processor.py next to the
-// ids folder, with its two `vocab` assignments (v3 first, then v2) and their characters.
-const TEXT_PROCESSOR = String.raw`import re
-
-
-class TextProcessor():
-    def __init__(self, v3=False):
-        if v3:
-            vocab = """ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.,:;!?-'\"()[] \t\n"""
-        else:
-            vocab = """ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.,:;!?-+'\"()[] \t\n"""
-        self.vocab = {vocab[index]: index + 1 for index in range(len(vocab))}
-        self.n_vocab = len(vocab) + 1
-`;
-
 let work = '';
 let idsDir = '';
 
 before(() => {
-  const probe = spawnSync(PYTHON, ['-c', 'import torch, onnx'], { encoding: 'utf8' });
-  if (probe.status !== 0) {
-    assert.fail(
-      `${PYTHON} cannot import torch and onnx (${(probe.stderr || String(probe.error)).trim().split('\n').pop()}); ` +
-        'install them with `apt-get install python3-torch python3-onnx`',
-    );
-  }
+  requireTorch();
   work = mkdtempSync(join(tmpdir(), 'jukebox-render-families-'));
-  idsDir = join(work, 'jukebox', 'data', 'ids');
-  mkdirSync(idsDir, { recursive: true });
-  for (const [name, text] of Object.entries(ID_FILES)) writeFileSync(join(idsDir, name), text);
-  writeFileSync(join(work, 'jukebox', 'data', 'text_processor.py'), TEXT_PROCESSOR);
+  idsDir = writeOfficialFiles(work);
 });
 
 after(() => {
@@ -87,16 +55,10 @@ after(() => {
 async function exportFamily(name: string): Promise<{ dir: string; seconds: number }> {
   const dir = join(work, `model-${name}`);
   const t0 = performance.now();
-  try {
-    await run(
-      PYTHON,
-      [EXPORTER, '--hps', join(ROOT, 'tools', 'configs', `small-${name}.json`), '--random-seed', '1', '--ids', idsDir, '--out', dir],
-      { timeout: 120_000, maxBuffer: 16 << 20 },
-    );
-  } catch (err) {
-    const e = err as Error & { stderr?: string; stdout?: string };
-    assert.fail(`tools/export_jukebox.py failed for small-${name}.json:\n${e.stderr ?? ''}\n${e.stdout ?? ''}\n${e.message}`);
-  }
+  await runPython(
+    [EXPORTER, '--hps', join(ROOT, 'tools', 'configs', `small-${name}.json`), '--random-seed', '1', '--ids', idsDir, '--out', dir],
+    `tools/export_jukebox.py for small-${name}.json`,
+  );
   return { dir, seconds: (performance.now() - t0) / 1000 };
 }
 

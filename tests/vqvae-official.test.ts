@@ -11,9 +11,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
+import { int64, maxAbsDiff, sessionOptions } from './helpers/onnx-graphs.js';
+import { PYTHON, requireTorch } from './helpers/python.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const PYTHON = '/usr/bin/python3';
 const SCRIPT = join(ROOT, 'tests', 'fixtures', 'vqvae-official-export.py');
 const TOL = 1e-5;
 
@@ -44,35 +45,13 @@ interface Reference {
   encoders: EncoderRef[];
 }
 
-const sessionOptions: ort.InferenceSession.SessionOptions = {
-  intraOpNumThreads: 1,
-  interOpNumThreads: 1,
-  graphOptimizationLevel: 'all',
-  executionProviders: ['cpu'],
-};
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length, 'length');
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
-
 async function decode(s: ort.InferenceSession, rows: number[][]): Promise<Float32Array> {
-  const t = rows[0].length;
-  const data = BigInt64Array.from(rows.flat(), (v) => BigInt(v));
-  const out = await s.run({ tokens: new ort.Tensor('int64', data, [rows.length, t]) });
+  const out = await s.run({ tokens: int64(rows) });
   return out.audio.data as Float32Array;
 }
 
 test('VQ-VAE port: ONNX decoders and encoders match PyTorch, chunked decode with marginTokens equals whole', async (t) => {
-  const probe = spawnSync(PYTHON, ['-c', 'import torch, onnx'], { encoding: 'utf8' });
-  if (probe.status !== 0) {
-    assert.fail(
-      `${PYTHON} cannot import torch and onnx (${(probe.stderr || String(probe.error)).trim().split('\n').pop()}); ` +
-        'install them with `apt-get install python3-torch python3-onnx`',
-    );
-  }
+  requireTorch();
   const dir = mkdtempSync(join(tmpdir(), 'vqvae-official-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const run = spawnSync(PYTHON, [SCRIPT, dir], { encoding: 'utf8', timeout: 120_000 });

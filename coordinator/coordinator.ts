@@ -161,7 +161,6 @@ export class Coordinator {
       totalSamples: job.plan.totalSamples,
       levels: job.plan.levels.map((lp, l) => {
         const t = job.timing[l];
-        const tokensTotal = lp.windows.reduce((s, w) => s + w.newTokens, 0);
         const tokensDone = t.newTokensDone + job.partialTokens[l];
         const elapsed = t.firstStartMs === undefined ? 0 : ((job.levels[l].windowsDone >= lp.windows.length ? t.lastEndMs! : now) - t.firstStartMs) / 1000;
         return {
@@ -169,7 +168,8 @@ export class Coordinator {
           windowsDone: job.levels[l].windowsDone,
           windowsTotal: lp.windows.length,
           tokensDone,
-          tokensTotal,
+          // The windows' new tokens cover the level exactly once.
+          tokensTotal: lp.totalTokens,
           tokensPerSecond: elapsed > 0 ? tokensDone / elapsed : 0,
         };
       }),

@@ -47,7 +47,8 @@ function validateDuration(seconds: unknown, manifest: Manifest): number {
   const { maxDurationSeconds } = manifest.labels;
   const samples = songSamples(manifest, seconds);
   // Jukebox's timing conditioner asserts total_length in [min_duration·sr, max_duration·sr): the upper end is open.
-  if (seconds > maxDurationSeconds || samples >= maxDurationSeconds * manifest.sampleRate) {
+  // total_length is the intended length (not rounded to the top hop), so that is what must stay below it.
+  if (seconds > maxDurationSeconds || Math.floor(seconds * manifest.sampleRate) >= maxDurationSeconds * manifest.sampleRate) {
     throw new InvalidArgumentError(
       'duration_seconds',
       `duration_seconds ${seconds} is too long: model ${manifest.modelId} renders songs shorter than ${maxDurationSeconds} s`,
@@ -173,7 +174,12 @@ export function resolveLabels(spec: Pick<JobSpec, 'artist' | 'genres' | 'lyrics'
   return manifest.levels.map((lm) => {
     const own = lm.labels;
     if (!own) return song;
-    const genreIds = spec.genres.flatMap((g) => officialGenreIds(g, own.version, own.genres)).slice(0, own.maxGenreWords);
+    // As Jukebox: no genre is "unknown", names a level's own set lacks are 0.
+    const names = spec.genres.length > 0 ? spec.genres : ['unknown'];
+    const genreIds = names.flatMap((g) => officialGenreIds(g, own.version, own.genres));
+    if (genreIds.length > own.maxGenreWords) {
+      throw new InvalidArgumentError('genres', `genres give ${genreIds.length} genre words for level ${lm.level}, which takes at most ${own.maxGenreWords}`);
+    }
     return { artistId: officialArtistId(spec.artist, own.version, own.artists), genreIds, lyricIds };
   });
 }

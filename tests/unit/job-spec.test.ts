@@ -178,4 +178,14 @@ test('a level with its own label set (1b_lyrics: v2 upsamplers under a v3 top) m
   const unknown = resolveLabels(validateJobRequest(request({ artist: 'tiny_ensemble', genres: ['pop'] }), m), m);
   assert.equal(unknown[0].artistId, 0);
   assert.deepEqual(unknown[0].genreIds, [0]);
+  // No genre at all is "unknown" on every level, as Jukebox passes "unknown" to each labeller.
+  const none = resolveLabels(validateJobRequest(request({ genres: [] }), m), m);
+  assert.deepEqual(none.map((l) => l.genreIds), [[0], [0], [0]]);
+});
+
+test('the upper duration bound applies to the intended length, not the rendered one (44.1 kHz)', () => {
+  const m = { ...manifest, sampleRate: 44100 };
+  // 600 s renders 26,459,904 samples (rounded to the top hop) but is labelled 26,460,000 = 600 s: refused, as Jukebox does.
+  rejects(request({ durationSeconds: 600 }), 'duration_seconds', ['too long'], m);
+  assert.equal(validateJobRequest(request({ durationSeconds: 599.99 }), m).durationSeconds, 599.99);
 });

@@ -112,3 +112,24 @@ test('prefix lyrics need music ids shifted past the lyric vocabulary', () => {
   edit(json, 'levels.2.vocabOffset', Array.from((json.lyrics as { vocab: string }).vocab).length + 1);
   assert.equal(parseManifest(json).levels[2].vocabOffset, 79);
 });
+
+test('a level may carry its own label set; its labelLength follows that set', () => {
+  const json = tinyManifestJson();
+  // As 1b_lyrics: a v3 top with one genre slot, v2 upsamplers with five.
+  const top = (json.levels as Json[])[2];
+  edit(json, 'labels.version', 'v3');
+  edit(json, 'labels.maxGenreWords', 1);
+  top.labelLength = 4 + 1 + 32;
+  const own = { version: 'v2', artists: { unknown: 0, dr_noise: 9 }, genres: { unknown: 0, jazz: 2 }, maxGenreWords: 5, minDurationSeconds: 1, maxDurationSeconds: 600 };
+  for (const l of [0, 1]) (json.levels as Json[])[l].labels = structuredClone(own);
+  const m = parseManifest(json);
+  assert.equal(m.levels[0].labels?.version, 'v2');
+  assert.equal(m.levels[0].labels?.artists.dr_noise, 9);
+  assert.equal(m.levels[2].labels, undefined);
+  assert.equal(m.labels.version, 'v3');
+  // Without their own set the upsamplers' labelLength (9) disagrees with the top's single genre slot.
+  delete (json.levels as Json[])[1].labels;
+  assert.throws(() => parseManifest(json), (e: unknown) => e instanceof ManifestError && e.path === 'levels[1].labelLength');
+  (json.levels as Json[])[1].labels = { ...own, version: 'v9' };
+  assert.throws(() => parseManifest(json), (e: unknown) => e instanceof ManifestError && e.path === 'levels[1].labels.version');
+});

@@ -15,7 +15,8 @@ def read_state_dict(path: str) -> Dict[str, torch.Tensor]:
         ckpt = ckpt['model']
     if not isinstance(ckpt, dict):
         raise CheckpointMismatch(f'{path}: no state dict (expected a dict with a "model" entry)')
-    return ckpt
+    # A checkpoint saved from a DistributedDataParallel wrapper prefixes every key (the official restore strips it).
+    return {k[len('module.'):] if k.startswith('module.') else k: v for k, v in ckpt.items()}
 
 
 def load_state(module: nn.Module, state: Dict[str, torch.Tensor], source: str = 'checkpoint') -> Dict[str, torch.dtype]:

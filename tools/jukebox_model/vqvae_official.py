@@ -276,15 +276,18 @@ def load_official_state_dict(model: nn.Module, state: dict) -> None:
 
 
 def load_official_checkpoint(path: str, hps: Optional[dict] = None) -> VQVAE:
-    """An official `vqvae.pth.tar` -> our VQVAE (hps: the preset `vqvae` unless given; the
-    checkpoint's own 'hps' are used to fill the structural names when present)."""
+    """An official `vqvae.pth.tar` -> our VQVAE (hps: the preset `vqvae` unless given). As the official
+    make_vqvae, the checkpoint's own stored 'hps' (its training settings) are not used; where they differ
+    from ours on a structural name a warning says so, since such a difference need not change any shape."""
     ckpt = torch.load(path, map_location='cpu')
     if hps is None:
-        base = dict(PRESETS['vqvae'])
-        for k, v in (ckpt.get('hps') or {}).items():
-            if k in VQVAE_DEFAULTS and k != 'sr':
-                base[k] = v
-        hps = base
+        hps = dict(PRESETS['vqvae'])
+    stored = (ckpt.get('hps') or {}) if isinstance(ckpt, dict) else {}
+    differ = sorted(k for k, v in stored.items() if k in VQVAE_DEFAULTS and k != 'sr' and k in hps and hps[k] != v)
+    if differ:
+        import sys
+        print(f'{path}: the checkpoint\'s stored hps differ from the preset on {", ".join(differ)}; using the preset',
+              file=sys.stderr)
     model = VQVAE(hps)
     load_official_state_dict(model, ckpt['model'] if 'model' in ckpt else ckpt)
     return model.eval()

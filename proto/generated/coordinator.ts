@@ -33,6 +33,7 @@ export interface ProtoGrpcType {
       GetJobRequest: MessageTypeDefinition<_jukebox_v1_GetJobRequest, _jukebox_v1_GetJobRequest__Output>
       Job: MessageTypeDefinition<_jukebox_v1_Job, _jukebox_v1_Job__Output>
       JobEvent: MessageTypeDefinition<_jukebox_v1_JobEvent, _jukebox_v1_JobEvent__Output>
+      JobMode: EnumTypeDefinition
       JobState: EnumTypeDefinition
       LevelProgress: MessageTypeDefinition<_jukebox_v1_LevelProgress, _jukebox_v1_LevelProgress__Output>
       LevelSampling: MessageTypeDefinition<_jukebox_v1_LevelSampling, _jukebox_v1_LevelSampling__Output>

@@ -10,6 +10,7 @@ import type { SampleWindowRequest as _jukebox_v1_SampleWindowRequest, SampleWind
 import type { SampleWindowResponse as _jukebox_v1_SampleWindowResponse, SampleWindowResponse__Output as _jukebox_v1_SampleWindowResponse__Output } from './jukebox/v1/SampleWindowResponse';
 import type { TokenProgress as _jukebox_v1_TokenProgress, TokenProgress__Output as _jukebox_v1_TokenProgress__Output } from './jukebox/v1/TokenProgress';
 import type { TokenRow as _jukebox_v1_TokenRow, TokenRow__Output as _jukebox_v1_TokenRow__Output } from './jukebox/v1/TokenRow';
+import type { WindowItem as _jukebox_v1_WindowItem, WindowItem__Output as _jukebox_v1_WindowItem__Output } from './jukebox/v1/WindowItem';
 import type { WindowResult as _jukebox_v1_WindowResult, WindowResult__Output as _jukebox_v1_WindowResult__Output } from './jukebox/v1/WindowResult';
 import type { WorkerClient as _jukebox_v1_WorkerClient, WorkerDefinition as _jukebox_v1_WorkerDefinition } from './jukebox/v1/Worker';
 
@@ -29,6 +30,7 @@ export interface ProtoGrpcType {
       SampleWindowResponse: MessageTypeDefinition<_jukebox_v1_SampleWindowResponse, _jukebox_v1_SampleWindowResponse__Output>
       TokenProgress: MessageTypeDefinition<_jukebox_v1_TokenProgress, _jukebox_v1_TokenProgress__Output>
       TokenRow: MessageTypeDefinition<_jukebox_v1_TokenRow, _jukebox_v1_TokenRow__Output>
+      WindowItem: MessageTypeDefinition<_jukebox_v1_WindowItem, _jukebox_v1_WindowItem__Output>
       WindowResult: MessageTypeDefinition<_jukebox_v1_WindowResult, _jukebox_v1_WindowResult__Output>
       Worker: SubtypeConstructor<typeof grpc.Client, _jukebox_v1_WorkerClient> & { service: _jukebox_v1_WorkerDefinition }
     }

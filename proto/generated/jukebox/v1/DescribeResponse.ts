@@ -9,6 +9,7 @@ export interface DescribeResponse {
   'capacity'?: (number);
   'executionProvider'?: (string);
   'decodes'?: (boolean);
+  'maxBatchRows'?: (number);
 }
 
 export interface DescribeResponse__Output {
@@ -19,4 +20,5 @@ export interface DescribeResponse__Output {
   'capacity': (number);
   'executionProvider': (string);
   'decodes': (boolean);
+  'maxBatchRows': (number);
 }

@@ -2,6 +2,7 @@
 
 import type { JobState as _jukebox_v1_JobState, JobState__Output as _jukebox_v1_JobState__Output } from '../../jukebox/v1/JobState';
 import type { LevelProgress as _jukebox_v1_LevelProgress, LevelProgress__Output as _jukebox_v1_LevelProgress__Output } from '../../jukebox/v1/LevelProgress';
+import type { JobMode as _jukebox_v1_JobMode, JobMode__Output as _jukebox_v1_JobMode__Output } from '../../jukebox/v1/JobMode';
 import type { Long } from '@grpc/proto-loader';
 
 export interface Job {
@@ -19,6 +20,13 @@ export interface Job {
   'finishedAtMs'?: (number | string | Long);
   'decodeChunksDone'?: (number);
   'decodeChunksTotal'?: (number);
+  'mode'?: (_jukebox_v1_JobMode);
+  'segments'?: (number)[];
+  'segmentOverlap'?: (number | string);
+  'priority'?: (number);
+  'queuePosition'?: (number);
+  'etaSeconds'?: (number | string);
+  '_etaSeconds'?: "etaSeconds";
 }
 
 export interface Job__Output {
@@ -36,4 +44,11 @@ export interface Job__Output {
   'finishedAtMs': (number);
   'decodeChunksDone': (number);
   'decodeChunksTotal': (number);
+  'mode': (_jukebox_v1_JobMode__Output);
+  'segments': (number)[];
+  'segmentOverlap': (number);
+  'priority': (number);
+  'queuePosition': (number);
+  'etaSeconds'?: (number);
+  '_etaSeconds'?: "etaSeconds";
 }

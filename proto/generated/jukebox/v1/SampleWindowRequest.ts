@@ -1,37 +1,17 @@
 // Original file: proto/jukebox/v1/worker.proto
 
-import type { TokenRow as _jukebox_v1_TokenRow, TokenRow__Output as _jukebox_v1_TokenRow__Output } from '../../jukebox/v1/TokenRow';
+import type { WindowItem as _jukebox_v1_WindowItem, WindowItem__Output as _jukebox_v1_WindowItem__Output } from '../../jukebox/v1/WindowItem';
 
 export interface SampleWindowRequest {
-  'jobId'?: (string);
   'modelHash'?: (string);
   'level'?: (number);
-  'windowIndex'?: (number);
-  'start'?: (number);
-  'context'?: (_jukebox_v1_TokenRow)[];
   'newTokens'?: (number);
-  'upper'?: (_jukebox_v1_TokenRow)[];
-  'labels'?: (_jukebox_v1_TokenRow)[];
-  'seed'?: (string);
-  'temperature'?: (number | string);
-  'topK'?: (number);
-  'topP'?: (number | string);
-  'sampleIds'?: (number)[];
+  'windows'?: (_jukebox_v1_WindowItem)[];
 }
 
 export interface SampleWindowRequest__Output {
-  'jobId': (string);
   'modelHash': (string);
   'level': (number);
-  'windowIndex': (number);
-  'start': (number);
-  'context': (_jukebox_v1_TokenRow__Output)[];
   'newTokens': (number);
-  'upper': (_jukebox_v1_TokenRow__Output)[];
-  'labels': (_jukebox_v1_TokenRow__Output)[];
-  'seed': (string);
-  'temperature': (number);
-  'topK': (number);
-  'topP': (number);
-  'sampleIds': (number)[];
+  'windows': (_jukebox_v1_WindowItem__Output)[];
 }

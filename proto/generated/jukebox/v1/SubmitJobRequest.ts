@@ -1,6 +1,7 @@
 // Original file: proto/jukebox/v1/coordinator.proto
 
 import type { LevelSampling as _jukebox_v1_LevelSampling, LevelSampling__Output as _jukebox_v1_LevelSampling__Output } from '../../jukebox/v1/LevelSampling';
+import type { JobMode as _jukebox_v1_JobMode, JobMode__Output as _jukebox_v1_JobMode__Output } from '../../jukebox/v1/JobMode';
 
 export interface SubmitJobRequest {
   'model'?: (string);
@@ -12,6 +13,11 @@ export interface SubmitJobRequest {
   'seed'?: (string);
   'sampling'?: (_jukebox_v1_LevelSampling)[];
   'wavFormat'?: (string);
+  'mode'?: (_jukebox_v1_JobMode);
+  'segments'?: (number)[];
+  'segmentOverlap'?: (number | string);
+  'priority'?: (number);
+  '_segmentOverlap'?: "segmentOverlap";
 }
 
 export interface SubmitJobRequest__Output {
@@ -24,4 +30,9 @@ export interface SubmitJobRequest__Output {
   'seed': (string);
   'sampling': (_jukebox_v1_LevelSampling__Output)[];
   'wavFormat': (string);
+  'mode': (_jukebox_v1_JobMode__Output);
+  'segments': (number)[];
+  'segmentOverlap'?: (number);
+  'priority': (number);
+  '_segmentOverlap'?: "segmentOverlap";
 }

@@ -60,6 +60,10 @@ interface JobFlags {
   topP?: number[];
   model: string;
   wavFormat: string;
+  mode: string;
+  segments?: number[];
+  overlap?: number;
+  priority: number;
 }
 
 function addJobOptions(cmd: Command): Command {
@@ -73,7 +77,11 @@ function addJobOptions(cmd: Command): Command {
     .option('--temperature <t>', 'temperature, one value or per level "t0,t1,t2" (0 = bottom)', perLevel)
     .option('--top-k <k>', 'top-k (0 = off), one value or per level', perLevel)
     .option('--top-p <p>', 'top-p in (0,1] (1 = off), one value or per level', perLevel)
-    .addOption(new Option('--wav-format <f>', 'WAV sample format').choices(['pcm16', 'float32']).default('pcm16'));
+    .addOption(new Option('--wav-format <f>', 'WAV sample format').choices(['pcm16', 'float32']).default('pcm16'))
+    .addOption(new Option('--mode <m>', 'exact (Jukebox\'s own windows) or sharded (levels below the top in parallel segments)').choices(['exact', 'sharded']).default('exact'))
+    .option('--segments <n>', 'sharded: segments per level, one count for every split level or "n0,n1" (0 = automatic)', perLevel)
+    .option('--overlap <f>', 'sharded: warm-up of each segment as a fraction of n_ctx, in [0, 1]', num('--overlap'))
+    .option('--priority <p>', 'share of the workers against other jobs, 1..10', int('--priority'), 0);
 }
 
 function readLyrics(v: string | undefined): string {
@@ -101,7 +109,18 @@ function submitRequest(flags: JobFlags, modelId: string, levels: number): Submit
       topK: pick(flags.topK, level),
       topP: pick(flags.topP, level),
     })),
+    mode: flags.mode === 'sharded' ? 'JOB_MODE_SHARDED' : 'JOB_MODE_EXACT',
+    segments: segmentsFlag(flags.segments, levels),
+    ...(flags.overlap !== undefined ? { segmentOverlap: flags.overlap } : {}),
+    priority: flags.priority,
   };
+}
+
+/** --segments: one count for every level below the top, or one per level (level 0 first). */
+function segmentsFlag(vals: number[] | undefined, levels: number): number[] {
+  if (!vals) return [];
+  if (vals.length === 1) return Array.from({ length: levels }, (_, l) => (l === levels - 1 ? 0 : vals[0]));
+  return vals;
 }
 
 async function watchWithProgress(client: CoordinatorClient, jobId: string, showProgress: boolean): Promise<JobView> {
@@ -149,18 +168,19 @@ addJobOptions(
     .description('render a song on this machine: an embedded coordinator and local worker processes')
     .requiredOption('--out <file.wav>', 'output WAV (FILE-1.wav, FILE-2.wav ... with --samples > 1)')
     .option('--workers <w>', 'local worker processes', positiveInt('--workers'), 2)
-    .option('--threads <n>', 'inference threads per worker (windows each runs at once)', positiveInt('--threads'), 1)
+    .option('--threads <n>', 'inference threads per worker (batches each runs at once)', positiveInt('--threads'), 1)
+    .option('--max-batch-rows <n>', 'most rows one worker batch holds', positiveInt('--max-batch-rows'), 16)
     .option('--model <dir>', 'model folder', DEFAULT_MODEL_DIR)
     .option('--tokens-out <file.json>', 'also write every level\'s tokens as JSON')
     .option('--decode-chunk <tokens>', 'bottom-level tokens per decode chunk', positiveInt('--decode-chunk'), 16384)
     .option('--quiet', 'no progress bars')
     .option('--verbose', 'show coordinator and worker logs'),
-).action(async (flags: JobFlags & { out: string; workers: number; threads: number; tokensOut?: string; decodeChunk: number; quiet?: boolean; verbose?: boolean }) => {
+).action(async (flags: JobFlags & { out: string; workers: number; threads: number; maxBatchRows: number; tokensOut?: string; decodeChunk: number; quiet?: boolean; verbose?: boolean }) => {
   setQuiet(!flags.verbose);
   const model = await readModelFolder(flags.model);
   const req = submitRequest(flags, model.manifest.modelId, model.manifest.levels.length);
   const t0 = performance.now();
-  const cluster = await startLocalCluster({ modelDir: model.dir, workers: flags.workers, threadsPerWorker: flags.threads, decodeChunkTokens: flags.decodeChunk, verbose: flags.verbose });
+  const cluster = await startLocalCluster({ modelDir: model.dir, workers: flags.workers, threadsPerWorker: flags.threads, maxBatchRows: flags.maxBatchRows, decodeChunkTokens: flags.decodeChunk, verbose: flags.verbose });
   const client = new CoordinatorClient(cluster.coordinator.address);
   try {
     const submitted = await client.submit(req);
@@ -213,12 +233,13 @@ program
   .option('--metrics-port <port>', 'Prometheus /metrics port (-1 = off)', int('--metrics-port'), -1)
   .option('--levels <list>', 'levels to host, e.g. "0,1" (default: all)')
   .option('--no-decode', 'do not host the VQ-VAE decoders')
-  .option('--threads <n>', 'inference threads (windows at once)', positiveInt('--threads'), 1)
+  .option('--threads <n>', 'inference threads (batches at once)', positiveInt('--threads'), 1)
+  .option('--max-batch-rows <n>', 'most rows one batch holds (windows of any jobs sampled together)', positiveInt('--max-batch-rows'), 16)
   .option('--intra-op-threads <n>', 'ONNX Runtime threads per session', positiveInt('--intra-op-threads'), 1)
   .addOption(new Option('--provider <p>', 'execution provider').choices(['cpu', 'cuda']).default('cpu'))
   .option('--announce', 'print {"listening": address} on stdout once serving')
   .action(
-    async (flags: { model: string; host: string; port: number; metricsPort: number; levels?: string; decode: boolean; threads: number; intraOpThreads: number; provider: 'cpu' | 'cuda'; announce?: boolean }) => {
+    async (flags: { model: string; host: string; port: number; metricsPort: number; levels?: string; decode: boolean; threads: number; maxBatchRows: number; intraOpThreads: number; provider: 'cpu' | 'cuda'; announce?: boolean }) => {
       const worker = await JukeboxWorker.start({
         modelDir: flags.model,
         host: flags.host,
@@ -227,6 +248,7 @@ program
         levels: flags.levels?.split(',').map(Number),
         decode: flags.decode,
         threads: flags.threads,
+        maxBatchRows: flags.maxBatchRows,
         intraOpThreads: flags.intraOpThreads,
         provider: flags.provider,
       });
@@ -248,8 +270,10 @@ program
   .option('--port <port>', 'gRPC port', int('--port'), 50051)
   .option('--metrics-port <port>', 'Prometheus /metrics port (-1 = off)', int('--metrics-port'), 9464)
   .option('--decode-chunk <tokens>', 'bottom-level tokens per decode chunk', positiveInt('--decode-chunk'), 16384)
+  .option('--max-jobs <n>', 'unfinished jobs accepted before SubmitJob answers RESOURCE_EXHAUSTED', positiveInt('--max-jobs'), 64)
+  .option('--max-rows <n>', 'unfinished sample rows accepted before SubmitJob answers RESOURCE_EXHAUSTED', positiveInt('--max-rows'), 256)
   .option('--announce', 'print {"listening": address} on stdout once serving')
-  .action(async (flags: { workers: string; model: string[]; host: string; port: number; metricsPort: number; decodeChunk: number; announce?: boolean }) => {
+  .action(async (flags: { workers: string; model: string[]; host: string; port: number; metricsPort: number; decodeChunk: number; maxJobs: number; maxRows: number; announce?: boolean }) => {
     const c = await Coordinator.start({
       modelDirs: flags.model,
       workers: flags.workers.split(',').filter(Boolean),
@@ -257,6 +281,7 @@ program
       port: flags.port,
       metricsPort: flags.metricsPort,
       decodeChunkTokens: flags.decodeChunk,
+      limits: { maxPendingJobs: flags.maxJobs, maxPendingRows: flags.maxRows },
     });
     if (flags.announce) process.stdout.write(`${JSON.stringify({ listening: c.address, metricsPort: c.metricsPort })}\n`);
     const stop = (): void => {

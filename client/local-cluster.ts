@@ -14,6 +14,8 @@ export interface LocalClusterOptions {
   workers: number;
   /** Inference threads per worker. @default 1 */
   threadsPerWorker?: number;
+  /** Rows one worker batch holds. @default 16 */
+  maxBatchRows?: number;
   decodeChunkTokens?: number;
   /** Forward worker logs to this process's stderr. @default false */
   verbose?: boolean;
@@ -26,10 +28,10 @@ export interface LocalCluster {
 }
 
 /** Starts one worker process; resolves with its gRPC address once it listens. */
-export function spawnWorker(modelDir: string, threads: number, verbose: boolean): Promise<{ child: ChildProcess; address: string }> {
+export function spawnWorker(modelDir: string, threads: number, verbose: boolean, maxBatchRows = 16): Promise<{ child: ChildProcess; address: string }> {
   const child = spawn(
     process.execPath,
-    ['--import', TSX_LOADER, CLI_PATH, 'worker', '--model', modelDir, '--host', '127.0.0.1', '--port', '0', '--threads', String(threads), '--announce'],
+    ['--import', TSX_LOADER, CLI_PATH, 'worker', '--model', modelDir, '--host', '127.0.0.1', '--port', '0', '--threads', String(threads), '--max-batch-rows', String(maxBatchRows), '--announce'],
     { stdio: ['ignore', 'pipe', verbose ? 'inherit' : 'pipe'] },
   );
   let stderr = '';
@@ -74,7 +76,7 @@ function stopChild(child: ChildProcess): Promise<void> {
 
 export async function startLocalCluster(opts: LocalClusterOptions): Promise<LocalCluster> {
   const started = await Promise.allSettled(
-    Array.from({ length: opts.workers }, () => spawnWorker(opts.modelDir, opts.threadsPerWorker ?? 1, opts.verbose ?? false)),
+    Array.from({ length: opts.workers }, () => spawnWorker(opts.modelDir, opts.threadsPerWorker ?? 1, opts.verbose ?? false, opts.maxBatchRows ?? 16)),
   );
   const children = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value.child] : []));
   const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');

@@ -18,7 +18,23 @@ export function formatProgress(job: JobView): string[] {
         `tokens ${l.tokensDone}/${l.tokensTotal}  ${l.tokensPerSecond.toFixed(0)} tok/s`,
     );
   lines.push(`decode  ${bar(job.decodeChunksDone, job.decodeChunksTotal)} chunks ${job.decodeChunksDone}/${job.decodeChunksTotal}  ${job.state.replace('JOB_STATE_', '')}`);
+  lines.push(statusLine(job));
   return lines;
+}
+
+/** Mode, priority, queue position and ETA in one line. */
+export function statusLine(job: JobView): string {
+  const parts = [job.mode === 'JOB_MODE_SHARDED' ? `sharded, segments ${job.segments.join(',')}` : 'exact', `priority ${job.priority}`];
+  if (job.queuePosition > 0) parts.push(`queued: position ${job.queuePosition}`);
+  if (job.etaSeconds !== undefined && job.etaSeconds !== null && !job.state.endsWith('SUCCEEDED')) parts.push(`ETA ${formatDuration(job.etaSeconds)}`);
+  return parts.join('  ');
+}
+
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
+  return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`;
 }
 
 export class ProgressDisplay {

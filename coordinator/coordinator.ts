@@ -19,12 +19,19 @@ import { InvalidArgumentError } from '../shared/errors.js';
 import { validateJobRequest, resolveLabels } from '../shared/job-spec.js';
 import { planSong } from '../shared/plan.js';
 import { planDecodeChunks } from '../shared/decode-plan.js';
-import { LevelTokens } from '../shared/stitch.js';
-import type { JobRequest } from '../shared/types.js';
+import { LevelStream } from '../shared/stitch.js';
+import { levelShape, type SegmentLayout } from '../shared/plan.js';
+import { autoSegments, overlapTokens } from '../shared/segments.js';
+import { analysePlan, relativeStepCost } from '../shared/critical-path.js';
+import type { JobRequest, JobSpec, Manifest } from '../shared/types.js';
 import { Dispatcher, type DispatcherOptions } from './dispatcher.js';
 import { MemoryJobStore, TERMINAL_STATES, type JobRecord, type JobStore } from './job.js';
 import { CoordinatorMetrics } from './metrics.js';
 import { WorkerDirectory } from './worker-directory.js';
+import { GrpcWorkerConnection } from './grpc-worker.js';
+import { initialProgress, windowsDone } from './scheduler.js';
+import { admissionRefusal, type AdmissionLimits } from './schedule-order.js';
+import type { ConnectWorker } from './worker-connection.js';
 
 export const COORDINATOR_SERVICE = 'jukebox.v1.Coordinator';
 
@@ -51,6 +58,28 @@ export interface CoordinatorOptions {
   tokenChunkTokens?: number;
   /** Retries, stall detection and deadlines. */
   dispatch?: DispatcherOptions;
+  /** Admission control: unfinished jobs and rows beyond these are refused (RESOURCE_EXHAUSTED). @default 64 jobs, 256 rows */
+  limits?: Partial<AdmissionLimits>;
+  /** How to reach a worker. @default gRPC */
+  connectWorker?: ConnectWorker;
+}
+
+/** Too much work already: RESOURCE_EXHAUSTED, nothing is queued. */
+export class ResourceExhaustedError extends Error {
+  override name = 'ResourceExhaustedError';
+}
+
+/** Segments per level of a job: what it asked for, or one chain per row slot of the workers serving the level. */
+export function resolveLayout(spec: JobSpec, manifest: Manifest, totalSamples: number, rowSlots: (level: number) => number): SegmentLayout | undefined {
+  if (spec.mode !== 'sharded') return undefined;
+  const top = manifest.levels.length - 1;
+  const segments = manifest.levels.map((_, l) => {
+    if (l === top) return 1;
+    if (spec.segments[l] > 0) return spec.segments[l];
+    const shape = levelShape(manifest, l, totalSamples);
+    return autoSegments(rowSlots(l) / spec.samples, shape, overlapTokens(shape, spec.segmentOverlap));
+  });
+  return { segments, overlap: spec.segmentOverlap };
 }
 
 /** No worker could ever run the job: FAILED_PRECONDITION, nothing is queued. */
@@ -63,8 +92,9 @@ const WATCH_INTERVAL_MS = 100;
 
 export class Coordinator {
   readonly metrics = new CoordinatorMetrics();
-  readonly workers = new WorkerDirectory();
+  readonly workers: WorkerDirectory;
   readonly store: JobStore;
+  private readonly limits: AdmissionLimits;
   private readonly dispatcher: Dispatcher;
   private readonly models = new Map<string, ModelFolder>();
   private grpc?: GrpcServerHandle;
@@ -74,6 +104,8 @@ export class Coordinator {
 
   private constructor(private readonly options: CoordinatorOptions) {
     this.store = options.store ?? new MemoryJobStore();
+    this.workers = new WorkerDirectory(options.connectWorker ?? ((a) => new GrpcWorkerConnection(a)), options.dispatch?.clock);
+    this.limits = { maxPendingJobs: options.limits?.maxPendingJobs ?? 64, maxPendingRows: options.limits?.maxPendingRows ?? 256 };
     this.dispatcher = new Dispatcher(this.store, this.workers, this.metrics, options.dispatch);
     this.dispatcher.setMaxListeners(0);
     this.decodeChunkTokens = options.decodeChunkTokens ?? 16384;
@@ -121,7 +153,12 @@ export class Coordinator {
       const what = missing.map((m) => (m === 'decode' ? 'VQ-VAE decoding' : `level ${m}`)).join(', ');
       throw new NoWorkersError(`no worker of this coordinator serves ${what} of model ${manifest.modelId} (hash ${model.hash.slice(0, 12)}); start workers with --model for it`);
     }
-    const plan = planSong(manifest, spec.durationSeconds);
+    const pending = this.dispatcher.pending();
+    const refusal = admissionRefusal(pending.jobs, pending.rows, spec.samples, this.limits);
+    if (refusal) throw new ResourceExhaustedError(refusal);
+    const exact = planSong(manifest, spec.durationSeconds);
+    const layout = resolveLayout(spec, manifest, exact.totalSamples, (l) => this.workers.rowSlots(model.hash, l));
+    const plan = layout ? planSong(manifest, spec.durationSeconds, layout) : exact;
     const decodeChunks = planDecodeChunks(plan.levels[0].totalTokens, this.decodeChunkTokens, manifest.vqvae.decoders[0].marginTokens);
     const job: JobRecord = {
       id: `job-${randomUUID()}`,
@@ -129,12 +166,16 @@ export class Coordinator {
       modelHash: model.hash,
       wavFormat: wavFormat === 'float32' ? 'float32' : 'pcm16',
       plan,
+      analysis: analysePlan(plan, manifest.levels.map((lm) => relativeStepCost(lm))),
       state: 'QUEUED',
       createdAtMs: Date.now(),
-      tokens: plan.levels.map((lp) => new LevelTokens(spec.samples, lp.totalTokens)),
-      levels: plan.levels.map(() => ({ windowsDone: 0, running: false, tokensDone: 0 })),
+      seq: 0,
+      virtualTime: 0,
+      tokens: plan.levels.map((lp) => new LevelStream(spec.samples, lp.totalTokens, lp.segments)),
+      levels: initialProgress(plan),
       timing: plan.levels.map(() => ({ newTokensDone: 0 })),
-      partialTokens: plan.levels.map(() => 0),
+      partial: new Map(),
+      costDone: 0,
       decodeChunks,
       decode: { done: decodeChunks.map(() => false), running: decodeChunks.map(() => false) },
       decodedChunks: decodeChunks.map(() => undefined),
@@ -142,14 +183,27 @@ export class Coordinator {
       attempts: new Map(),
       retryAt: new Map(),
       failedOn: new Map(),
+      runAlone: new Set(),
     };
     this.dispatcher.add(job, { manifest, labels: resolveLabels(spec, manifest) });
-    log('coordinator', 'job submitted', { job: job.id, model: req.model, seconds: spec.durationSeconds, samples: spec.samples });
+    log('coordinator', 'job submitted', {
+      job: job.id,
+      model: req.model,
+      seconds: spec.durationSeconds,
+      samples: spec.samples,
+      mode: spec.mode,
+      segments: plan.levels.map((lp) => lp.segments.length).join(','),
+      priority: spec.priority,
+    });
     return job;
   }
 
   toProto(job: JobRecord): Job {
-    const now = performance.now();
+    const now = this.dispatcher.clock.now();
+    let partial = job.plan.levels.map(() => 0);
+    for (const p of job.partial.values()) partial[p.level] += p.tokens;
+    if (TERMINAL_STATES.has(job.state)) partial = partial.map(() => 0);
+    const eta = this.dispatcher.etaSeconds(job);
     return {
       jobId: job.id,
       state: `JOB_STATE_${job.state}`,
@@ -161,15 +215,16 @@ export class Coordinator {
       totalSamples: job.plan.totalSamples,
       levels: job.plan.levels.map((lp, l) => {
         const t = job.timing[l];
-        const tokensDone = t.newTokensDone + job.partialTokens[l];
-        const elapsed = t.firstStartMs === undefined ? 0 : ((job.levels[l].windowsDone >= lp.windows.length ? t.lastEndMs! : now) - t.firstStartMs) / 1000;
+        const done = windowsDone(job.levels[l]);
+        const tokensDone = t.newTokensDone + partial[l];
+        const elapsed = t.firstStartMs === undefined ? 0 : ((done >= lp.windows.length ? t.lastEndMs! : now) - t.firstStartMs) / 1000;
         return {
           level: l,
-          windowsDone: job.levels[l].windowsDone,
+          windowsDone: done,
           windowsTotal: lp.windows.length,
           tokensDone,
-          // The windows' new tokens cover the level exactly once.
-          tokensTotal: lp.totalTokens,
+          // What the level's windows sample: the level once in exact mode, plus the warm-ups in sharded mode.
+          tokensTotal: lp.windows.reduce((n, w) => n + w.newTokens, 0),
           tokensPerSecond: elapsed > 0 ? tokensDone / elapsed : 0,
         };
       }),
@@ -178,6 +233,12 @@ export class Coordinator {
       finishedAtMs: job.finishedAtMs ?? 0,
       decodeChunksDone: job.decode.done.filter(Boolean).length,
       decodeChunksTotal: job.decodeChunks.length,
+      mode: job.spec.mode === 'sharded' ? 'JOB_MODE_SHARDED' : 'JOB_MODE_EXACT',
+      segments: job.plan.levels.map((lp) => lp.segments.length),
+      segmentOverlap: job.spec.mode === 'sharded' ? job.spec.segmentOverlap : 0,
+      priority: job.spec.priority,
+      queuePosition: this.dispatcher.queuePosition(job),
+      ...(eta !== undefined ? { etaSeconds: eta } : {}),
     };
   }
 
@@ -201,6 +262,10 @@ export class Coordinator {
               samples: r.samples,
               seed: r.seed,
               sampling: r.sampling.map((s) => ({ level: s.level, temperature: s.temperature, topK: s.topK, topP: s.topP })),
+              mode: r.mode === 'JOB_MODE_SHARDED' ? 'sharded' : r.mode === 'JOB_MODE_EXACT' || r.mode === 'JOB_MODE_UNSPECIFIED' ? 'exact' : String(r.mode),
+              segments: r.segments,
+              segmentOverlap: r.segmentOverlap,
+              priority: r.priority,
             },
             r.wavFormat,
           );
@@ -208,6 +273,7 @@ export class Coordinator {
         } catch (err) {
           if (err instanceof InvalidArgumentError) callback(statusError(grpc.status.INVALID_ARGUMENT, err.message));
           else if (err instanceof NoWorkersError) callback(statusError(grpc.status.FAILED_PRECONDITION, err.message));
+          else if (err instanceof ResourceExhaustedError) callback(statusError(grpc.status.RESOURCE_EXHAUSTED, err.message));
           else callback(statusError(grpc.status.INTERNAL, (err as Error).message));
         }
       },
@@ -317,7 +383,8 @@ async function streamTokens(call: grpc.ServerWritableStream<FetchTokensRequest__
   call.on('cancelled', () => (cancelled = true));
   for (let level = 0; level < job.tokens.length && !cancelled; level++) {
     const store = job.tokens[level];
-    const rows = store.window(0, store.length);
+    // The level's tokens that exist from the start without a gap (segments fill in side by side).
+    const rows = store.range(0, store.length);
     for (let row = 0; row < rows.length && !cancelled; row++) {
       for (let offset = 0; offset < store.length || offset === 0; offset += chunk) {
         const tokens = Array.from(rows[row].subarray(offset, offset + chunk));

@@ -1,17 +1,18 @@
-// Carries out scheduling decisions: sends ready windows and decode chunks to free workers, stitches results.
+// Carries out scheduling decisions: offers ready windows and decode chunks of all jobs to free workers in
+// schedule order, fills each worker's batch with compatible windows of any job, stitches results, retries.
 import { EventEmitter } from 'node:events';
-import * as grpc from '@grpc/grpc-js';
-import type { SampleWindowResponse__Output } from '../proto/generated/jukebox/v1/SampleWindowResponse.js';
-import type { SampleWindowRequest } from '../proto/generated/jukebox/v1/SampleWindowRequest.js';
-import type { DecodeResponse__Output } from '../proto/generated/jukebox/v1/DecodeResponse.js';
 import { windowLabels, type ResolvedLabels } from '../shared/labels.js';
 import { stitchDecodedChunks } from '../shared/decode-plan.js';
 import { encodeWav } from '../shared/wav.js';
-import type { Manifest, WindowPlan } from '../shared/types.js';
+import type { Manifest } from '../shared/types.js';
 import { log } from '../server/log.js';
-import { readyTasks, isComplete, taskKey, type Task } from './scheduler.js';
+import { readyTasks, isComplete, samplingComplete, taskKey, type Task } from './scheduler.js';
+import { scheduleOrder, queuePositions, type Candidate, type JobShare } from './schedule-order.js';
+import { decideRetry, type RetryPolicy, type TaskFailure } from './retry.js';
 import { TERMINAL_STATES, transition, type JobRecord, type JobState, type JobStore } from './job.js';
-import type { WorkerDirectory, WorkerEntry } from './worker-directory.js';
+import { realClock, type Clock, type Timer } from './clock.js';
+import type { WorkerDirectory, WorkerEntry, WorkerRequirement } from './worker-directory.js';
+import type { RemoteCall, WindowItem } from './worker-connection.js';
 import type { CoordinatorMetrics } from './metrics.js';
 
 export interface DispatchContext {
@@ -23,7 +24,7 @@ export interface DispatchContext {
 export interface DispatcherOptions {
   /** Attempts per window or decode chunk before the job fails. @default 4 */
   maxAttempts?: number;
-  /** A window with no message from its worker for this long is cancelled and retried. @default 300000 */
+  /** A batch with no message from its worker for this long is cancelled and retried. @default 300000 */
   windowStallMs?: number;
   /** Deadline of one Decode call. @default 120000 */
   decodeDeadlineMs?: number;
@@ -31,38 +32,42 @@ export interface DispatcherOptions {
   unservedTimeoutMs?: number;
   /** First retry delay; doubles with each attempt. @default 200 */
   retryBaseMs?: number;
+  /** Time source; the simulated one in bench/schedule. @default the real clock */
+  clock?: Clock;
 }
 
 export interface DispatcherEvents {
   update: [job: JobRecord];
 }
 
-/** Why a task failed, as the retry decision needs it. */
-interface TaskFailure {
-  message: string;
-  /** Retrying cannot help (bad input). */
-  permanent: boolean;
-  /** The worker should not get work for a while. */
-  workerSuspect: boolean;
+/** One ready task of one job, as schedule order sees it. */
+interface Offer {
+  job: JobRecord;
+  task: Task;
+  key: string;
 }
 
-function failureOf(err: grpc.ServiceError): TaskFailure {
-  const code = err.code;
-  return {
-    message: `${grpc.status[code]}: ${err.details}`,
-    permanent: code === grpc.status.INVALID_ARGUMENT,
-    workerSuspect: code === grpc.status.UNAVAILABLE || code === grpc.status.FAILED_PRECONDITION || code === grpc.status.DEADLINE_EXCEEDED,
-  };
+/** A batch in flight: the jobs still interested in it (the call is cancelled when none is). */
+interface BatchCall {
+  call?: RemoteCall;
+  live: Set<string>;
 }
+
+/** Relative cost charged for a decode chunk: small next to windows, but not free. */
+const DECODE_COST = 1e-3;
 
 export class Dispatcher extends EventEmitter<DispatcherEvents> {
   private readonly contexts = new Map<string, DispatchContext>();
-  /** Calls in flight per job, so a cancel can stop them. */
-  private readonly calls = new Map<string, Set<grpc.Call>>();
-  private readonly opts: Required<DispatcherOptions>;
+  /** Calls in flight per job, so that a cancel can stop them. */
+  private readonly calls = new Map<string, Set<BatchCall>>();
+  private readonly opts: Required<Omit<DispatcherOptions, 'clock'>>;
+  private readonly retry: RetryPolicy;
+  readonly clock: Clock;
   private pumping = false;
+  private pumpAgain = false;
   private closed = false;
-  private retryTimer?: NodeJS.Timeout;
+  private retryTimer?: Timer;
+  private seq = 0;
 
   constructor(
     private readonly store: JobStore,
@@ -78,9 +83,31 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       unservedTimeoutMs: options.unservedTimeoutMs ?? 60_000,
       retryBaseMs: options.retryBaseMs ?? 200,
     };
+    this.retry = { maxAttempts: this.opts.maxAttempts, baseDelayMs: this.opts.retryBaseMs, maxDelayMs: 30_000 };
+    this.clock = options.clock ?? realClock;
+  }
+
+  /** Jobs not finished. */
+  private active(): JobRecord[] {
+    const out: JobRecord[] = [];
+    for (const id of this.contexts.keys()) {
+      const job = this.store.get(id);
+      if (job && !TERMINAL_STATES.has(job.state)) out.push(job);
+    }
+    return out;
+  }
+
+  /** Unfinished jobs and their rows, for admission control. */
+  pending(): { jobs: number; rows: number } {
+    const jobs = this.active();
+    return { jobs: jobs.length, rows: jobs.reduce((n, j) => n + j.spec.samples, 0) };
   }
 
   add(job: JobRecord, ctx: DispatchContext): void {
+    // A newcomer starts level with the least served job, not at zero: it must not starve the others.
+    const running = this.active();
+    job.virtualTime = running.length > 0 ? Math.min(...running.map((j) => j.virtualTime)) : 0;
+    job.seq = this.seq++;
     this.contexts.set(job.id, ctx);
     this.calls.set(job.id, new Set());
     this.store.put(job);
@@ -98,9 +125,13 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       this.contexts.delete(job.id);
       const calls = this.calls.get(job.id);
       this.calls.delete(job.id);
-      for (const call of calls ?? []) call.cancel();
+      for (const bc of calls ?? []) {
+        bc.live.delete(job.id);
+        if (bc.live.size === 0) bc.call?.cancel();
+      }
       // Decoded chunks are no longer needed once the WAVs exist (or never will).
       job.decodedChunks = [];
+      job.partial.clear();
       this.metrics.forgetJob(job.id);
       // Re-put so the store can drop old finished jobs.
       this.store.put(job);
@@ -110,55 +141,157 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     this.emit('update', job);
   }
 
+  /** Whatever goes wrong while handling one job fails that job with the message, never the coordinator. */
+  private guard(job: JobRecord, what: string, f: () => void): void {
+    try {
+      f();
+    } catch (err) {
+      log('coordinator', 'job handling failed', { job: job.id, what, error: (err as Error).stack ?? String(err) });
+      if (!TERMINAL_STATES.has(job.state)) this.setState(job, 'FAILED', `internal error while ${what}: ${(err as Error).message}`);
+    }
+  }
+
   cancel(job: JobRecord): void {
     if (TERMINAL_STATES.has(job.state)) return;
     this.setState(job, 'CANCELLED');
   }
 
+  /** 1-based place among jobs that have not started; 0 for others. */
+  queuePosition(job: JobRecord): number {
+    if (job.state !== 'QUEUED') return 0;
+    const queued = this.active().filter((j) => j.state === 'QUEUED').map((j) => ({ jobId: j.id, priority: j.spec.priority, seq: j.seq }));
+    return queuePositions(queued).get(job.id) ?? 0;
+  }
+
+  /**
+   * Seconds until the job ends, extrapolated from its own rate so far (cost-weighted share of its windows done
+   * per second since it started); undefined until it has done at least 2 % of its work.
+   */
+  etaSeconds(job: JobRecord): number | undefined {
+    if (TERMINAL_STATES.has(job.state)) return 0;
+    if (job.startedMs === undefined || job.analysis.work <= 0) return undefined;
+    const done = job.costDone / job.analysis.work;
+    if (done < 0.02) return undefined;
+    const elapsed = (this.clock.now() - job.startedMs) / 1000;
+    return (elapsed * (1 - done)) / done;
+  }
+
   /** Sends every ready task that has a free worker; called after anything that may make work ready. */
   pump(): void {
-    if (this.pumping || this.closed) return;
+    if (this.closed) return;
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
     this.pumping = true;
     try {
-      let waitingAnywhere = false;
-      const now = performance.now();
-      for (const [id, ctx] of this.contexts) {
-        const job = this.store.get(id);
-        if (!job || TERMINAL_STATES.has(job.state)) continue;
-        const waiting: Task[] = [];
-        let unserved: Task | undefined;
-        for (const task of readyTasks(job.plan, job.levels, job.decodeChunks, job.decode)) {
-          const key = taskKey(task);
-          if ((job.retryAt.get(key) ?? 0) > now) {
-            waiting.push(task);
-            continue;
-          }
-          const req = { modelHash: job.modelHash, level: task.kind === 'decode' ? ('decode' as const) : task.level, provider: job.provider, avoid: job.failedOn.get(key) };
-          const worker = this.workers.acquire(req);
-          if (!worker) {
-            waiting.push(task);
-            if (!this.workers.canServe(req)) unserved ??= task;
-            continue;
-          }
-          job.provider ??= worker.info?.executionProvider;
-          if (job.state === 'QUEUED') this.setState(job, 'RUNNING');
-          if (task.kind === 'window') this.runWindow(job, ctx, task.level, task.window, worker);
-          else this.runDecode(job, task.chunk, worker);
-        }
-        this.metrics.setQueued(job.id, waiting);
-        if (waiting.length > 0) waitingAnywhere = true;
-        this.checkUnserved(job, unserved, now);
-      }
-      // Ready work without a free worker (busy, down, or backing off): look again shortly.
-      if (waitingAnywhere && !this.retryTimer) {
-        this.retryTimer = setTimeout(() => {
-          this.retryTimer = undefined;
-          this.pump();
-        }, 250);
-      }
+      do {
+        this.pumpAgain = false;
+        this.pumpOnce();
+      } while (this.pumpAgain && !this.closed);
     } finally {
       this.pumping = false;
     }
+  }
+
+  private pumpOnce(): void {
+    const now = this.clock.now();
+    const candidates: Candidate<Offer>[] = [];
+    const shares: JobShare[] = [];
+    const waiting = new Map<string, Task[]>();
+    for (const job of this.active()) {
+      waiting.set(job.id, []);
+      this.guard(job, 'finding its ready work', () => {
+        for (const task of readyTasks(job.plan, job.levels, (l, a, b) => job.tokens[l].has(a, b), job.decodeChunks, job.decode)) {
+          const key = taskKey(task);
+          if ((job.retryAt.get(key) ?? 0) > now) {
+            waiting.get(job.id)!.push(task);
+            continue;
+          }
+          const node = task.kind === 'window' ? job.analysis.levelOffset[task.level] + task.flat : -1;
+          candidates.push({
+            jobId: job.id,
+            tail: node >= 0 ? job.analysis.tail[node] : 0,
+            cost: node >= 0 ? job.analysis.nodes[node].cost * job.spec.samples : DECODE_COST,
+            item: { job, task, key },
+          });
+        }
+        shares.push({ jobId: job.id, priority: job.spec.priority, virtualTime: job.virtualTime, seq: job.seq });
+      });
+    }
+    const ordered = scheduleOrder(candidates, shares);
+    const taken = new Set<Candidate<Offer>>();
+    const unserved = new Map<string, Task>();
+    ordered.forEach((c, i) => {
+      if (taken.has(c)) return;
+      const { job, task, key } = c.item;
+      if (TERMINAL_STATES.has(job.state)) return;
+      const req = this.requirement(job, task, key);
+      const worker = this.workers.acquire(req);
+      if (!worker) {
+        waiting.get(job.id)?.push(task);
+        if (!this.workers.canServe(req) && !unserved.has(job.id)) unserved.set(job.id, task);
+        return;
+      }
+      taken.add(c);
+      if (task.kind === 'decode') {
+        this.guard(job, `sending decode chunk ${task.chunk}`, () => {
+          this.started(job, worker, c.cost);
+          this.runDecode(job, task.chunk, worker);
+        });
+        return;
+      }
+      const batch = [c];
+      if (!job.runAlone.has(key)) {
+        let rows = job.spec.samples;
+        for (let k = i + 1; k < ordered.length && rows < worker.info!.maxBatchRows; k++) {
+          const o = ordered[k];
+          if (taken.has(o) || !this.canJoin(o.item, c.item, worker, rows)) continue;
+          batch.push(o);
+          taken.add(o);
+          rows += o.item.job.spec.samples;
+        }
+      }
+      for (const b of batch) this.guard(b.item.job, 'starting a window', () => this.started(b.item.job, worker, b.cost));
+      this.runBatch(worker, batch.map((b) => b.item).filter((o) => !TERMINAL_STATES.has(o.job.state)));
+    });
+    let waitingAnywhere = false;
+    for (const job of this.active()) {
+      const w = waiting.get(job.id) ?? [];
+      this.metrics.setQueued(job.id, w);
+      if (w.length > 0) waitingAnywhere = true;
+      this.guard(job, 'checking its workers', () => this.checkUnserved(job, unserved.get(job.id), now));
+    }
+    // Ready work without a free worker (busy, down, or backing off): look again shortly.
+    if (waitingAnywhere && !this.retryTimer) {
+      this.retryTimer = this.clock.setTimer(() => {
+        this.retryTimer = undefined;
+        this.pump();
+      }, 250);
+    }
+  }
+
+  private requirement(job: JobRecord, task: Task, key: string): WorkerRequirement {
+    return { modelHash: job.modelHash, level: task.kind === 'decode' ? 'decode' : task.level, provider: job.provider, avoid: job.failedOn.get(key) };
+  }
+
+  /** Whether `o` may ride in the batch that `first` opens on `worker`: same shapes, fits, not pinned elsewhere. */
+  private canJoin(o: Offer, first: Offer, worker: WorkerEntry, rows: number): boolean {
+    if (o.task.kind !== 'window' || first.task.kind !== 'window') return false;
+    if (TERMINAL_STATES.has(o.job.state) || o.job.runAlone.has(o.key)) return false;
+    if (rows + o.job.spec.samples > worker.info!.maxBatchRows) return false;
+    if (o.job.modelHash !== first.job.modelHash || o.task.level !== first.task.level) return false;
+    if (o.task.window.newTokens !== first.task.window.newTokens || o.task.window.contextTokens !== first.task.window.contextTokens) return false;
+    if (o.job.provider !== undefined && o.job.provider !== worker.info!.executionProvider) return false;
+    return o.job.failedOn.get(o.key) !== worker.address;
+  }
+
+  /** Bookkeeping when a task of `job` goes to `worker`. */
+  private started(job: JobRecord, worker: WorkerEntry, cost: number): void {
+    job.provider ??= worker.info?.executionProvider;
+    job.startedMs ??= this.clock.now();
+    job.virtualTime += cost / job.spec.priority;
+    if (job.state === 'QUEUED') this.setState(job, 'RUNNING');
   }
 
   /** Fails a job whose ready work has had no live worker able to run it for too long. */
@@ -174,164 +307,186 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     this.setState(job, 'FAILED', `no live worker can run ${what} of model ${job.spec.model}${pinned} for ${Math.round(this.opts.unservedTimeoutMs / 1000)} s`);
   }
 
-  private track(job: JobRecord, call: grpc.Call): () => void {
-    const set = this.calls.get(job.id);
-    set?.add(call);
-    return () => set?.delete(call);
+  private track(jobs: JobRecord[], bc: BatchCall): () => void {
+    for (const job of jobs) this.calls.get(job.id)?.add(bc);
+    return () => {
+      for (const job of jobs) this.calls.get(job.id)?.delete(bc);
+    };
   }
 
-  private windowRequest(job: JobRecord, ctx: DispatchContext, level: number, w: WindowPlan): SampleWindowRequest {
+  private windowItem(job: JobRecord, task: Extract<Task, { kind: 'window' }>): WindowItem {
+    const ctx = this.contexts.get(job.id)!;
+    const { level, window: w } = task;
     const lm = ctx.manifest.levels[level];
     const rows = job.spec.samples;
-    // Jukebox conditions on the intended song length (total_sample_length_in_seconds * sr), not the rounded one.
+    // Jukebox conditions on the intended song length (total_sample_length_in_seconds * sr), not the rounded one;
+    // offsets are the window's true place in the song, in every segment.
     const totalLength = Math.floor(job.spec.durationSeconds * job.plan.sampleRate);
-    const label = windowLabels(ctx.manifest, level, w.start, totalLength, ctx.labels[level]);
-    const context = job.tokens[level].window(w.start, w.start + w.contextTokens);
-    const upper = lm.conditioning.upper ? job.tokens[level + 1].upper(w.upperStart, w.upperEnd) : [];
-    const sampling = job.spec.sampling[level];
+    const label = Int32Array.from(windowLabels(ctx.manifest, level, w.start, totalLength, ctx.labels[level]));
     return {
       jobId: job.id,
-      modelHash: job.modelHash,
-      level,
       windowIndex: w.index,
       start: w.start,
-      context: context.map((r) => ({ tokens: Array.from(r) })),
-      newTokens: w.newTokens,
-      upper: upper.map((r) => ({ tokens: Array.from(r) })),
-      labels: Array.from({ length: rows }, () => ({ tokens: label })),
-      seed: job.spec.seed.toString(),
-      temperature: sampling.temperature,
-      topK: sampling.topK,
-      topP: sampling.topP,
+      context: job.tokens[level].context(w.segment, w.start, w.start + w.contextTokens),
+      upper: lm.conditioning.upper ? job.tokens[level + 1].range(w.upperStart, w.upperEnd) : [],
+      labels: Array.from({ length: rows }, () => label),
+      seed: job.spec.seed,
+      sampling: job.spec.sampling[level],
       sampleIds: Array.from({ length: rows }, (_, i) => i),
     };
   }
 
-  private runWindow(job: JobRecord, ctx: DispatchContext, level: number, w: WindowPlan, worker: WorkerEntry): void {
-    const state = job.levels[level];
-    state.running = true;
-    const timing = job.timing[level];
-    timing.firstStartMs ??= performance.now();
-    const key = taskKey({ kind: 'window', level, window: w });
-    const levelLabel = String(level);
-    const started = performance.now();
-    this.metrics.windowsRunning.inc({ level: levelLabel });
-    const call = worker.client.SampleWindow(this.windowRequest(job, ctx, level, w));
-    const untrack = this.track(job, call);
-    let result: Int32Array[] | undefined;
-    let stalled = false;
-    let stallTimer = setTimeout(onStall, this.opts.windowStallMs);
-    function onStall(): void {
-      stalled = true;
-      call.cancel();
+  private runBatch(worker: WorkerEntry, offers: Offer[]): void {
+    if (offers.length === 0) {
+      this.workers.release(worker);
+      return;
     }
-    call.on('data', (msg: SampleWindowResponse__Output) => {
-      clearTimeout(stallTimer);
-      stallTimer = setTimeout(onStall, this.opts.windowStallMs);
-      if (msg.progress) {
-        job.partialTokens[level] = msg.progress.tokensDone;
-        this.emit('update', job);
-      } else if (msg.result) {
-        result = msg.result.rows.map((r) => Int32Array.from(r.tokens));
-      }
-    });
+    const first = offers[0].task as Extract<Task, { kind: 'window' }>;
+    const level = first.level;
+    const levelLabel = String(level);
+    const items: WindowItem[] = [];
+    const sent: Offer[] = [];
+    for (const o of offers) {
+      this.guard(o.job, `preparing level ${level} window ${o.key}`, () => {
+        const task = o.task as Extract<Task, { kind: 'window' }>;
+        items.push(this.windowItem(o.job, task));
+        const seg = o.job.levels[level].segments[task.window.segment];
+        seg.running = true;
+        o.job.timing[level].firstStartMs ??= this.clock.now();
+        this.metrics.windowsRunning.inc({ level: levelLabel });
+        sent.push(o);
+      });
+    }
+    if (sent.length === 0) {
+      this.workers.release(worker);
+      return;
+    }
+    const bc: BatchCall = { live: new Set(sent.map((o) => o.job.id)) };
+    const untrack = this.track(sent.map((o) => o.job), bc);
+    const startedAt = this.clock.now();
     let settled = false;
-    const finish = (err: grpc.ServiceError | null): void => {
+    let stallTimer: Timer | undefined;
+    const armStall = (): void => {
+      stallTimer?.cancel();
+      stallTimer = this.clock.setTimer(() => {
+        bc.call?.cancel();
+        settle({ kind: 'timeout', message: `no message for ${this.opts.windowStallMs / 1000} s` });
+      }, this.opts.windowStallMs);
+    };
+    const settle = (failure: TaskFailure | null, rows?: Int32Array[]): void => {
       if (settled) return;
       settled = true;
-      clearTimeout(stallTimer);
+      stallTimer?.cancel();
       untrack();
       this.workers.release(worker);
-      this.metrics.windowsRunning.dec({ level: levelLabel });
-      state.running = false;
-      job.partialTokens[level] = 0;
-      if (TERMINAL_STATES.has(job.state) || this.closed) return this.pump();
-      const codebook = ctx.manifest.levels[level].codebookSize;
-      const complete =
-        !err &&
-        result !== undefined &&
-        result.length === job.spec.samples &&
-        result.every((r) => r.length === w.newTokens && r.every((t) => t >= 0 && t < codebook));
-      if (complete) {
-        job.tokens[level].append(w.start + w.contextTokens, result!);
-        state.windowsDone++;
-        state.tokensDone = job.tokens[level].length;
-        timing.newTokensDone += w.newTokens;
-        timing.lastEndMs = performance.now();
-        this.metrics.tokens.inc({ level: levelLabel }, w.newTokens * job.spec.samples);
-        this.metrics.windowSeconds.observe({ level: levelLabel }, (performance.now() - started) / 1000);
-        this.afterProgress(job);
-      } else {
-        const failure: TaskFailure = stalled
-          ? { message: `no message for ${this.opts.windowStallMs / 1000} s`, permanent: false, workerSuspect: true }
-          : err
-            ? failureOf(err)
-            : { message: 'the worker ended the stream without a complete, in-range window', permanent: false, workerSuspect: true };
-        this.retryOrFail(job, key, worker, failure, `level ${level} window ${w.index}`);
+      let offset = 0;
+      for (const o of sent) {
+        const n = o.job.spec.samples;
+        const mine = rows?.slice(offset, offset + n);
+        offset += n;
+        this.metrics.windowsRunning.dec({ level: levelLabel });
+        this.guard(o.job, `finishing level ${level} window ${o.key}`, () => this.windowFinished(o, worker, failure, mine, startedAt, sent.length > 1));
       }
       this.pump();
     };
-    call.on('error', (err: grpc.ServiceError) => finish(err));
-    call.on('end', () => finish(null));
+    armStall();
+    bc.call = worker.conn.sampleBatch(
+      { modelHash: sent[0].job.modelHash, level, newTokens: first.window.newTokens, items },
+      {
+        progress: (tokensDone) => {
+          armStall();
+          for (const o of sent) {
+            if (TERMINAL_STATES.has(o.job.state)) continue;
+            o.job.partial.set(o.key, { level, tokens: tokensDone });
+            this.emit('update', o.job);
+          }
+        },
+        done: (rows) => settle(rows.length === items.reduce((n, it) => n + it.labels.length, 0) ? null : { kind: 'bad-reply', message: `the reply holds ${rows.length} rows` }, rows),
+        failed: (f) => settle(f),
+      },
+    );
+  }
+
+  private windowFinished(o: Offer, worker: WorkerEntry, failure: TaskFailure | null, rows: Int32Array[] | undefined, startedAt: number, batched: boolean): void {
+    const { job, key } = o;
+    const task = o.task as Extract<Task, { kind: 'window' }>;
+    const { level, window: w } = task;
+    job.partial.delete(key);
+    const seg = job.levels[level].segments[w.segment];
+    seg.running = false;
+    if (TERMINAL_STATES.has(job.state) || this.closed) return;
+    const codebook = this.contexts.get(job.id)!.manifest.levels[level].codebookSize;
+    if (!failure && !(rows && rows.length === job.spec.samples && rows.every((r) => r.length === w.newTokens && r.every((t) => t >= 0 && t < codebook)))) {
+      failure = { kind: 'bad-reply', message: 'the worker returned rows of the wrong length or out-of-range tokens' };
+    }
+    if (failure) {
+      this.retryOrFail(job, key, worker, failure, `level ${level} segment ${w.segment} window ${w.index}`, batched);
+      return;
+    }
+    job.tokens[level].append(w.segment, w.start + w.contextTokens, rows!);
+    seg.windowsDone++;
+    const timing = job.timing[level];
+    timing.newTokensDone += w.newTokens;
+    timing.lastEndMs = this.clock.now();
+    job.costDone += job.analysis.nodes[job.analysis.levelOffset[level] + task.flat].cost;
+    const levelLabel = String(level);
+    this.metrics.tokens.inc({ level: levelLabel }, w.newTokens * job.spec.samples);
+    this.metrics.windowSeconds.observe({ level: levelLabel }, (this.clock.now() - startedAt) / 1000);
+    this.afterProgress(job);
   }
 
   private runDecode(job: JobRecord, chunkIndex: number, worker: WorkerEntry): void {
     const chunk = job.decodeChunks[chunkIndex];
     job.decode.running[chunkIndex] = true;
-    const rows = job.tokens[0].window(chunk.inStart, chunk.inEnd);
-    const expectedBytes = (chunk.end - chunk.start) * job.plan.levels[0].hopLength * 4;
+    const rows = job.tokens[0].range(chunk.inStart, chunk.inEnd);
+    const expectedSamples = (chunk.end - chunk.start) * job.plan.levels[0].hopLength;
     const key = taskKey({ kind: 'decode', chunk: chunkIndex });
-    const started = performance.now();
-    const call = worker.client.Decode(
-      {
-        modelHash: job.modelHash,
-        level: 0,
-        rows: rows.map((r) => ({ tokens: Array.from(r) })),
-        trimStartTokens: chunk.trimStart,
-        trimEndTokens: chunk.trimEnd,
-      },
-      { deadline: Date.now() + this.opts.decodeDeadlineMs },
-      (err: grpc.ServiceError | null, res?: DecodeResponse__Output) => {
+    const started = this.clock.now();
+    const bc: BatchCall = { live: new Set([job.id]) };
+    const untrack = this.track([job], bc);
+    bc.call = worker.conn.decode(
+      { modelHash: job.modelHash, level: 0, rows, trimStart: chunk.trimStart, trimEnd: chunk.trimEnd },
+      this.opts.decodeDeadlineMs,
+      (failure, audio) => {
         untrack();
         this.workers.release(worker);
         job.decode.running[chunkIndex] = false;
         if (TERMINAL_STATES.has(job.state) || this.closed) return this.pump();
-        const valid = !err && res !== undefined && res.audio.length === rows.length && res.audio.every((b) => b.byteLength === expectedBytes);
-        if (valid) {
-          // Copy: the reply's buffer may not be 4-byte aligned.
-          job.decodedChunks[chunkIndex] = res!.audio.map((b) => new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)));
-          job.decode.done[chunkIndex] = true;
-          this.metrics.decodeSeconds.observe((performance.now() - started) / 1000);
-          this.afterProgress(job);
-        } else {
-          const failure = err
-            ? failureOf(err)
-            : { message: `the reply does not hold ${rows.length} rows of ${expectedBytes} bytes`, permanent: false, workerSuspect: true };
-          this.retryOrFail(job, key, worker, failure, `decode chunk ${chunkIndex}`);
-        }
+        this.guard(job, `finishing decode chunk ${chunkIndex}`, () => {
+          const valid = !failure && audio !== undefined && audio.length === rows.length && audio.every((a) => a.length === expectedSamples);
+          if (valid) {
+            job.decodedChunks[chunkIndex] = audio;
+            job.decode.done[chunkIndex] = true;
+            this.metrics.decodeSeconds.observe((this.clock.now() - started) / 1000);
+            this.afterProgress(job);
+          } else {
+            const f = failure ?? { kind: 'bad-reply' as const, message: `the reply does not hold ${rows.length} rows of ${expectedSamples} samples` };
+            this.retryOrFail(job, key, worker, f, `decode chunk ${chunkIndex}`, false);
+          }
+        });
         this.pump();
       },
     );
-    const untrack = this.track(job, call);
   }
 
-  private retryOrFail(job: JobRecord, key: string, worker: WorkerEntry, failure: TaskFailure, what: string): void {
+  private retryOrFail(job: JobRecord, key: string, worker: WorkerEntry, failure: TaskFailure, what: string, batched: boolean): void {
     const attempts = (job.attempts.get(key) ?? 0) + 1;
     job.attempts.set(key, attempts);
     job.failedOn.set(key, worker.address);
     const message = `${what} on ${worker.address}: ${failure.message}`;
-    if (failure.workerSuspect) this.workers.markDown(worker, failure.message);
-    if (failure.permanent || attempts >= this.opts.maxAttempts) {
-      this.setState(job, 'FAILED', `${message} (after ${attempts} attempt${attempts > 1 ? 's' : ''})`);
+    const decision = decideRetry({ ...failure, message }, attempts, worker.address, this.retry, batched);
+    if (decision.action === 'fail') {
+      this.setState(job, 'FAILED', decision.reason);
       return;
     }
-    job.retryAt.set(key, performance.now() + this.opts.retryBaseMs * 2 ** (attempts - 1));
+    if (decision.markWorkerDown && worker.info) this.workers.markDown(worker, failure.message);
+    if (decision.runAlone) job.runAlone.add(key);
+    job.retryAt.set(key, this.clock.now() + decision.delayMs);
     log('coordinator', 'retrying', { job: job.id, task: key, attempt: attempts, error: message });
   }
 
   private afterProgress(job: JobRecord): void {
-    const samplingDone = job.plan.levels.every((lp, l) => job.levels[l].windowsDone >= lp.windows.length);
-    if (samplingDone && job.state === 'RUNNING') this.setState(job, 'DECODING');
+    if (samplingComplete(job.plan, job.levels) && job.state === 'RUNNING') this.setState(job, 'DECODING');
     if (isComplete(job.plan, job.levels, job.decode)) {
       this.finish(job);
       return;
@@ -357,7 +512,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   /** Stops sending work; calls in flight are cancelled and not retried. */
   close(): void {
     this.closed = true;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    for (const set of this.calls.values()) for (const c of set) c.cancel();
+    this.retryTimer?.cancel();
+    for (const set of this.calls.values()) for (const bc of set) bc.call?.cancel();
   }
 }

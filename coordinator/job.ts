@@ -1,7 +1,8 @@
 // A job's record and its lifecycle as an explicit state machine.
 import type { JobSpec, SongPlan } from '../shared/types.js';
 import type { DecodeChunk } from '../shared/decode-plan.js';
-import { LevelTokens } from '../shared/stitch.js';
+import type { LevelStream } from '../shared/stitch.js';
+import type { PlanAnalysis } from '../shared/critical-path.js';
 import type { DecodeProgressState, LevelProgressState } from './scheduler.js';
 
 export type JobState = 'QUEUED' | 'RUNNING' | 'DECODING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
@@ -28,10 +29,10 @@ export function transition(from: JobState, to: JobState): JobState {
 }
 
 export interface LevelTiming {
-  /** performance.now() when the level's first window started; undefined before. */
+  /** clock.now() when the level's first window started; undefined before. */
   firstStartMs?: number;
   lastEndMs?: number;
-  /** New tokens per row finished. */
+  /** New tokens per row finished (warm-ups of sharded segments included). */
   newTokensDone: number;
 }
 
@@ -41,16 +42,27 @@ export interface JobRecord {
   modelHash: string;
   wavFormat: 'pcm16' | 'float32';
   plan: SongPlan;
+  /** The window DAG with relative costs: tails order the job's windows, costs charge its share. */
+  analysis: PlanAnalysis;
   state: JobState;
   error?: string;
+  /** Unix milliseconds. */
   createdAtMs: number;
   finishedAtMs?: number;
-  /** Index = level. */
-  tokens: LevelTokens[];
+  /** Submission order. */
+  seq: number;
+  /** clock.now() of its first dispatched task. */
+  startedMs?: number;
+  /** Cost given to the job so far over its priority (fair queuing). */
+  virtualTime: number;
+  /** Index = level: the kept tokens, assembled from the level's segments. */
+  tokens: LevelStream[];
   levels: LevelProgressState[];
   timing: LevelTiming[];
-  /** Tokens streamed by a running window but not yet stitched, per level (progress display only). */
-  partialTokens: number[];
+  /** Tokens streamed by running windows but not yet stitched, per task key (progress display only). */
+  partial: Map<string, { level: number; tokens: number }>;
+  /** Cost of the windows done so far (relative units, as analysis). */
+  costDone: number;
   decodeChunks: DecodeChunk[];
   decode: DecodeProgressState;
   /** Decoded audio of each chunk per row: [chunk][row]. */
@@ -59,13 +71,15 @@ export interface JobRecord {
   audio: Uint8Array[];
   /** Attempts per task key, for retries. */
   attempts: Map<string, number>;
-  /** performance.now() before which a failed task is not sent again (backoff). */
+  /** clock.now() before which a failed task is not sent again (backoff). */
   retryAt: Map<string, number>;
   /** The worker a task last failed on: the retry prefers another. */
   failedOn: Map<string, string>;
+  /** Tasks that failed inside a batch with a refused input: they run alone from then on. */
+  runAlone: Set<string>;
   /** Execution provider of the first worker the job ran on; every later task goes to the same kind. */
   provider?: string;
-  /** performance.now() since when ready work has had no worker able to run it. */
+  /** clock.now() since when ready work has had no worker able to run it. */
   unservedSinceMs?: number;
 }
 

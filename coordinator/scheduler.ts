@@ -1,13 +1,16 @@
 // Pure scheduling decisions: which windows and decode chunks of a job may run now.
-import type { SongPlan, WindowPlan } from '../shared/types.js';
+import type { LevelPlan, SongPlan, WindowPlan } from '../shared/types.js';
 import type { DecodeChunk } from '../shared/decode-plan.js';
 
-export interface LevelProgressState {
-  /** Windows finished; windows of a level run strictly in order, so this is also the next window's index. */
+export interface SegmentProgressState {
+  /** Windows finished; windows of a segment run strictly in order, so this is also the next window's index. */
   windowsDone: number;
   running: boolean;
-  /** Tokens of this level stitched so far. */
-  tokensDone: number;
+}
+
+export interface LevelProgressState {
+  /** Index = segment. */
+  segments: SegmentProgressState[];
 }
 
 export interface DecodeProgressState {
@@ -16,49 +19,65 @@ export interface DecodeProgressState {
 }
 
 export type Task =
-  | { kind: 'window'; level: number; window: WindowPlan }
+  | { kind: 'window'; level: number; window: WindowPlan; /** Index into the level's windows. */ flat: number }
   | { kind: 'decode'; chunk: number };
 
+/** Whether tokens [start, end) of a level exist (the level's kept tokens, whichever segment owns them). */
+export type TokensExist = (level: number, start: number, end: number) => boolean;
+
+/** Index into lp.windows of window `index` of segment `segment`. */
+export function flatIndex(lp: LevelPlan, segment: number, index: number): number {
+  let flat = index;
+  for (let s = 0; s < segment; s++) flat += lp.segments[s].windows.length;
+  return flat;
+}
+
+export function initialProgress(plan: SongPlan): LevelProgressState[] {
+  return plan.levels.map((lp) => ({ segments: lp.segments.map(() => ({ windowsDone: 0, running: false })) }));
+}
+
 /**
- * A level-L window runs once its own previous window is done and, below the top, once the upper level's tokens
- * it is conditioned on exist: levels overlap as a wavefront. A decode chunk runs once the bottom-level tokens of
- * its input span (margins included) exist.
- *
- * Order, for when there are fewer free workers than ready tasks: the bottom level first (its chain of windows is
- * the critical path), then the upper level that is least far ahead of the level it feeds (audio samples covered),
- * so the wavefront stays even and the bottom chain never waits for upper tokens; decode chunks last.
+ * A window runs once the previous window of its segment is done and, below the top, once the upper level's
+ * tokens it is conditioned on exist: levels overlap as a wavefront, and segments of a level run side by side.
+ * A decode chunk runs once the bottom-level tokens of its input span (margins included) exist. Windows come
+ * level by level, segment by segment; the order to run them in is schedule-order's business.
  */
-export function readyTasks(
-  plan: SongPlan,
-  levels: LevelProgressState[],
-  chunks: DecodeChunk[],
-  decode: DecodeProgressState,
-): Task[] {
-  const windows: { task: Task; lead: number }[] = [];
+export function readyTasks(plan: SongPlan, levels: LevelProgressState[], exist: TokensExist, chunks: DecodeChunk[], decode: DecodeProgressState): Task[] {
+  const tasks: Task[] = [];
   const top = plan.levels.length - 1;
-  const covered = (l: number): number => levels[l].tokensDone * plan.levels[l].hopLength;
   for (let l = 0; l <= top; l++) {
-    const state = levels[l];
     const lp = plan.levels[l];
-    if (state.running || state.windowsDone >= lp.windows.length) continue;
-    const window = lp.windows[state.windowsDone];
-    if (l < top && levels[l + 1].tokensDone < window.upperEnd) continue;
-    windows.push({ task: { kind: 'window', level: l, window }, lead: l === 0 ? -Infinity : covered(l) - covered(l - 1) });
+    let offset = 0;
+    lp.segments.forEach((seg, s) => {
+      const state = levels[l].segments[s];
+      if (!state.running && state.windowsDone < seg.windows.length) {
+        const window = seg.windows[state.windowsDone];
+        if (l === top || exist(l + 1, window.upperStart, window.upperEnd)) tasks.push({ kind: 'window', level: l, window, flat: offset + state.windowsDone });
+      }
+      offset += seg.windows.length;
+    });
   }
-  windows.sort((a, b) => a.lead - b.lead);
-  const tasks = windows.map((w) => w.task);
-  const bottomTokens = levels[0].tokensDone;
   for (let c = 0; c < chunks.length; c++) {
-    if (!decode.done[c] && !decode.running[c] && chunks[c].inEnd <= bottomTokens) tasks.push({ kind: 'decode', chunk: c });
+    if (!decode.done[c] && !decode.running[c] && exist(0, chunks[c].inStart, chunks[c].inEnd)) tasks.push({ kind: 'decode', chunk: c });
   }
   return tasks;
 }
 
 export function taskKey(task: Task): string {
-  return task.kind === 'decode' ? `decode:${task.chunk}` : `window:${task.level}:${task.window.index}`;
+  return task.kind === 'decode' ? `decode:${task.chunk}` : `window:${task.level}:${task.window.segment}:${task.window.index}`;
+}
+
+/** True when every window of every level is done. */
+export function samplingComplete(plan: SongPlan, levels: LevelProgressState[]): boolean {
+  return plan.levels.every((lp, l) => lp.segments.every((seg, s) => levels[l].segments[s].windowsDone >= seg.windows.length));
 }
 
 /** True when every window of every level and every decode chunk is done. */
 export function isComplete(plan: SongPlan, levels: LevelProgressState[], decode: DecodeProgressState): boolean {
-  return plan.levels.every((lp, l) => levels[l].windowsDone >= lp.windows.length) && decode.done.every(Boolean);
+  return samplingComplete(plan, levels) && decode.done.every(Boolean);
+}
+
+/** Windows done in a level, all segments together. */
+export function windowsDone(level: LevelProgressState): number {
+  return level.segments.reduce((n, s) => n + s.windowsDone, 0);
 }

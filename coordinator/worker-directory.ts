@@ -1,19 +1,18 @@
-// The workers a coordinator knows: gRPC clients, what each hosts, free slots.
-import * as grpc from '@grpc/grpc-js';
-import { CHANNEL_OPTIONS, jukeboxProto } from '../proto/index.js';
-import type { WorkerClient } from '../proto/generated/jukebox/v1/Worker.js';
-import type { DescribeResponse__Output } from '../proto/generated/jukebox/v1/DescribeResponse.js';
+// The workers a coordinator knows: their connections, what each hosts, free slots.
 import { log } from '../server/log.js';
+import { realClock, type Clock } from './clock.js';
+import type { ConnectWorker, WorkerConnection, WorkerInfo } from './worker-connection.js';
 
 export interface WorkerEntry {
   address: string;
-  client: WorkerClient;
+  conn: WorkerConnection;
   /** What it said in its last answer to Describe; cleared while it is down. */
-  info?: DescribeResponse__Output;
+  info?: WorkerInfo;
   /** The last answer ever, kept while it is down: what it would serve when it comes back. */
-  lastInfo?: DescribeResponse__Output;
+  lastInfo?: WorkerInfo;
+  /** Batches and decode chunks in flight. */
   inFlight: number;
-  /** performance.now() until which the worker is skipped after a transport failure. */
+  /** clock.now() until which the worker is skipped after a failure. */
   downUntilMs: number;
 }
 
@@ -34,16 +33,15 @@ const DOWN_BACKOFF_MS = 2000;
 export class WorkerDirectory {
   private readonly workers = new Map<string, WorkerEntry>();
 
+  constructor(
+    private readonly connect: ConnectWorker,
+    private readonly clock: Clock = realClock,
+  ) {}
+
   add(address: string): WorkerEntry {
     const existing = this.workers.get(address);
     if (existing) return existing;
-    const Client = jukeboxProto().Worker;
-    const entry: WorkerEntry = {
-      address,
-      client: new Client(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS),
-      inFlight: 0,
-      downUntilMs: 0,
-    };
+    const entry: WorkerEntry = { address, conn: this.connect(address), inFlight: 0, downUntilMs: 0 };
     this.workers.set(address, entry);
     return entry;
   }
@@ -53,20 +51,17 @@ export class WorkerDirectory {
   }
 
   /** Asks a worker what it hosts; a worker that does not answer is marked down for a while. */
-  describe(entry: WorkerEntry): Promise<DescribeResponse__Output | undefined> {
-    return new Promise((resolve) => {
-      entry.client.Describe({}, { deadline: Date.now() + DESCRIBE_DEADLINE_MS }, (err, res) => {
-        if (err || !res) {
-          this.markDown(entry, err?.message ?? 'no answer');
-          resolve(undefined);
-          return;
-        }
-        entry.info = res;
-        entry.lastInfo = res;
-        entry.downUntilMs = 0;
-        resolve(res);
-      });
-    });
+  async describe(entry: WorkerEntry): Promise<WorkerInfo | undefined> {
+    try {
+      const info = await entry.conn.describe(DESCRIBE_DEADLINE_MS);
+      entry.info = info;
+      entry.lastInfo = info;
+      entry.downUntilMs = 0;
+      return info;
+    } catch (err) {
+      this.markDown(entry, (err as Error).message ?? 'no answer');
+      return undefined;
+    }
   }
 
   async describeAll(): Promise<void> {
@@ -74,12 +69,12 @@ export class WorkerDirectory {
   }
 
   markDown(entry: WorkerEntry, reason: string): void {
-    entry.downUntilMs = performance.now() + DOWN_BACKOFF_MS;
+    entry.downUntilMs = this.clock.now() + DOWN_BACKOFF_MS;
     entry.info = undefined;
     log('coordinator', 'worker unavailable', { worker: entry.address, reason });
   }
 
-  private fits(info: DescribeResponse__Output, req: WorkerRequirement): boolean {
+  private fits(info: WorkerInfo, req: WorkerRequirement): boolean {
     if (info.modelHash !== req.modelHash) return false;
     if (req.level === 'decode' ? !info.decodes : !info.levels.includes(req.level)) return false;
     return req.provider === undefined || info.executionProvider === req.provider;
@@ -92,7 +87,7 @@ export class WorkerDirectory {
   acquire(req: WorkerRequirement): WorkerEntry | undefined {
     let best: WorkerEntry | undefined;
     let fallback: WorkerEntry | undefined;
-    const now = performance.now();
+    const now = this.clock.now();
     for (const e of this.workers.values()) {
       if (!e.info) {
         if (e.downUntilMs <= now) {
@@ -118,6 +113,11 @@ export class WorkerDirectory {
     return this.list().some((e) => e.info !== undefined && e.info.capacity > 0 && this.fits(e.info, req));
   }
 
+  /** Row slots for a level of a model: batches at once × rows per batch, over the workers that are up. */
+  rowSlots(modelHash: string, level: number): number {
+    return this.list().reduce((n, e) => (e.info && this.fits(e.info, { modelHash, level }) ? n + e.info.capacity * e.info.maxBatchRows : n), 0);
+  }
+
   /** Levels (and 'decode') of a model that no known worker has ever offered: a job for them could never run. */
   missingFor(modelHash: string, levels: number[]): (number | 'decode')[] {
     const offered = this.list().flatMap((e) => (e.lastInfo ? [e.lastInfo] : []));
@@ -130,7 +130,7 @@ export class WorkerDirectory {
   }
 
   close(): void {
-    for (const e of this.workers.values()) e.client.close();
+    for (const e of this.workers.values()) e.conn.close();
     this.workers.clear();
   }
 }

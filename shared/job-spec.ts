@@ -4,7 +4,8 @@ import { InvalidArgumentError } from './errors.js';
 import { cleanLyrics, normaliseArtist, normaliseGenres, officialArtistId, officialGenreIds, type ResolvedLabels } from './labels.js';
 import { formatSecondsUp, minimumDurationSeconds, minimumTotalSamples, songSamples } from './plan.js';
 import { DEFAULT_SAMPLING, validateSamplingParams } from './sampler.js';
-import type { JobRequest, JobSpec, Manifest, SamplingParams } from './types.js';
+import { DEFAULT_SEGMENT_OVERLAP, validateSegments } from './segments.js';
+import type { JobMode, JobRequest, JobSpec, Manifest, SamplingParams } from './types.js';
 
 /** Most sample rows one job renders (Jukebox's n_samples; the README's largest batch). */
 export const MAX_SAMPLES = 16;
@@ -152,6 +153,15 @@ export function validateJobRequest(req: JobRequest, manifest: Manifest): JobSpec
   }
   const seed = parseSeed(req.seed);
   const sampling = validateSampling(req.sampling, manifest);
+  const mode = validateMode(req.mode);
+  const segments = mode === 'sharded' ? validateSegments(req.segments, manifest.levels.length) : manifest.levels.map(() => 1);
+  if (mode === 'exact' && (req.segments ?? []).some((n) => n !== 0 && n !== 1)) {
+    throw new InvalidArgumentError('segments', 'segments: only a sharded job is split into segments; set mode to sharded');
+  }
+  const segmentOverlap = req.segmentOverlap ?? DEFAULT_SEGMENT_OVERLAP;
+  if (typeof segmentOverlap !== 'number' || !(segmentOverlap >= 0 && segmentOverlap <= 1)) {
+    throw new InvalidArgumentError('segment_overlap', `segment_overlap must be a fraction of n_ctx in [0, 1], got ${quote(segmentOverlap)}`);
+  }
   return {
     model: manifest.modelId,
     artist: req.artist,
@@ -161,7 +171,29 @@ export function validateJobRequest(req: JobRequest, manifest: Manifest): JobSpec
     samples: req.samples,
     seed,
     sampling,
+    mode,
+    segments,
+    segmentOverlap,
+    priority: validatePriority(req.priority),
   };
+}
+
+/** Priorities 1..10; 0 or unset is the default. */
+export const DEFAULT_PRIORITY = 5;
+export const MAX_PRIORITY = 10;
+
+function validatePriority(p: unknown): number {
+  if (p === undefined || p === 0) return DEFAULT_PRIORITY;
+  if (typeof p !== 'number' || !Number.isInteger(p) || p < 1 || p > MAX_PRIORITY) {
+    throw new InvalidArgumentError('priority', `priority must be an integer in 1..${MAX_PRIORITY} (0 = the default ${DEFAULT_PRIORITY}), got ${quote(p)}`);
+  }
+  return p;
+}
+
+function validateMode(mode: unknown): JobMode {
+  if (mode === undefined || mode === '' || mode === 'exact') return 'exact';
+  if (mode === 'sharded') return 'sharded';
+  throw new InvalidArgumentError('mode', `mode must be "exact" or "sharded", got ${quote(mode)}`);
 }
 
 /**

@@ -1,7 +1,8 @@
 // The window plan of a song: exactly Jukebox's sample.py (get_starts, sample_level, sample_single_window,
 // sample_partial_window, get_z_conds), computed up front so a scheduler can hand windows to workers.
 import { InvalidArgumentError } from './errors.js';
-import type { LevelManifest, LevelPlan, Manifest, SongPlan, WindowPlan } from './types.js';
+import { overlapTokens, planSegmentSpans, type LevelShape, type SegmentSpan } from './segments.js';
+import type { LevelManifest, LevelPlan, Manifest, SegmentPlan, SongPlan, WindowPlan } from './types.js';
 
 type PlanManifest = Pick<Manifest, 'sampleRate' | 'levels'>;
 
@@ -81,23 +82,17 @@ export function formatSecondsUp(seconds: number): string {
   return `${ms / 1000} s`;
 }
 
-function planLevel(manifest: PlanManifest, index: number, totalSamples: number): LevelPlan {
+/** Windows of one segment [span.start, span.end): Jukebox's get_starts and priming inside it, absolute positions. */
+function planSegmentWindows(manifest: PlanManifest, index: number, totalSamples: number, span: SegmentSpan, segment: number): WindowPlan[] {
   const lm = manifest.levels[index];
   const top = index === manifest.levels.length - 1;
-  const totalTokens = totalSamples / lm.hopLength;
   const hop = levelHop(lm);
-  if (!top && totalTokens < lm.nCtx) {
-    throw new InvalidArgumentError(
-      'duration_seconds',
-      `duration_seconds gives ${totalSamples / manifest.sampleRate} s, too short for level ${index}, which needs one full ` +
-        `window of ${lm.nCtx} tokens: use at least ${formatSecondsUp(minimumDurationSeconds(manifest))}`,
-    );
-  }
   const r = top ? 0 : manifest.levels[index + 1].hopLength / lm.hopLength;
   const windows: WindowPlan[] = [];
-  let covered = 0; // tokens sampled by earlier windows: [0, covered)
-  for (const start of getStarts(totalTokens, lm.nCtx, hop)) {
-    const end = Math.min(start + lm.nCtx, totalTokens);
+  let covered = span.start; // tokens sampled by earlier windows of the segment: [span.start, covered)
+  for (const rel of getStarts(span.end - span.start, lm.nCtx, hop)) {
+    const start = span.start + rel;
+    const end = Math.min(start + lm.nCtx, span.end);
     const contextTokens = Math.max(0, Math.min(covered, end) - start);
     const newTokens = end - start - contextTokens;
     if (newTokens <= 0) continue; // sample_single_window returns early: nothing new to sample
@@ -114,14 +109,62 @@ function planLevel(manifest: PlanManifest, index: number, totalSamples: number):
         throw new Error(`level ${index} window [${start}, ${end}) needs upper tokens past the song's end`);
       }
     }
-    windows.push({ index: windows.length, start, end, contextTokens, newTokens, upperStart, upperEnd });
+    windows.push({ segment, index: windows.length, start, end, contextTokens, newTokens, upperStart, upperEnd });
     covered = Math.max(covered, end);
   }
-  return { level: index, hopLength: lm.hopLength, nCtx: lm.nCtx, hop, totalTokens, windows };
+  return windows;
+}
+
+/** The shape segment planning needs of a level. */
+export function levelShape(manifest: PlanManifest, index: number, totalSamples: number): LevelShape {
+  const lm = manifest.levels[index];
+  const top = index === manifest.levels.length - 1;
+  return {
+    totalTokens: totalSamples / lm.hopLength,
+    nCtx: lm.nCtx,
+    hop: levelHop(lm),
+    ratio: top ? 1 : manifest.levels[index + 1].hopLength / lm.hopLength,
+  };
+}
+
+function planLevel(manifest: PlanManifest, index: number, totalSamples: number, segments: number, overlapFraction: number): LevelPlan {
+  const lm = manifest.levels[index];
+  const top = index === manifest.levels.length - 1;
+  const totalTokens = totalSamples / lm.hopLength;
+  const hop = levelHop(lm);
+  if (!top && totalTokens < lm.nCtx) {
+    throw new InvalidArgumentError(
+      'duration_seconds',
+      `duration_seconds gives ${totalSamples / manifest.sampleRate} s, too short for level ${index}, which needs one full ` +
+        `window of ${lm.nCtx} tokens: use at least ${formatSecondsUp(minimumDurationSeconds(manifest))}`,
+    );
+  }
+  const shape = levelShape(manifest, index, totalSamples);
+  const overlap = top || segments <= 1 ? 0 : overlapTokens(shape, overlapFraction);
+  const spans = top || segments <= 1 ? [{ start: 0, end: totalTokens, ownStart: 0, ownEnd: totalTokens }] : planSegmentSpans(shape, segments, overlap);
+  const segmentPlans: SegmentPlan[] = spans.map((span, k) => ({ index: k, ...span, windows: planSegmentWindows(manifest, index, totalSamples, span, k) }));
+  return {
+    level: index,
+    hopLength: lm.hopLength,
+    nCtx: lm.nCtx,
+    hop,
+    totalTokens,
+    windows: segmentPlans.flatMap((sp) => sp.windows),
+    segments: segmentPlans,
+    overlap: segmentPlans.length > 1 ? overlap : 0,
+  };
+}
+
+/** How a sharded job splits its levels; exact mode (one segment per level) when omitted. */
+export interface SegmentLayout {
+  /** Segments per level (index = level; the top is never split). */
+  segments: number[];
+  /** Warm-up of each segment after the first, as a fraction of n_ctx. */
+  overlap: number;
 }
 
 /** Plans every level of a song of `seconds` seconds. Throws InvalidArgumentError("duration_seconds") when it cannot. */
-export function planSong(manifest: PlanManifest, seconds: number): SongPlan {
+export function planSong(manifest: PlanManifest, seconds: number, layout?: SegmentLayout): SongPlan {
   if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0) {
     throw new InvalidArgumentError('duration_seconds', `duration_seconds must be a finite number of seconds > 0, got ${seconds}`);
   }
@@ -139,14 +182,15 @@ export function planSong(manifest: PlanManifest, seconds: number): SongPlan {
       `duration_seconds ${seconds} is shorter than one top-level token; use at least ${formatSecondsUp(minimumDurationSeconds(manifest))}`,
     );
   }
-  const levels = manifest.levels.map((_, i) => planLevel(manifest, i, totalSamples));
-  return { sampleRate: manifest.sampleRate, totalSamples, levels };
+  const levels = manifest.levels.map((_, i) => planLevel(manifest, i, totalSamples, layout?.segments[i] ?? 1, layout?.overlap ?? 0));
+  return { mode: layout ? 'sharded' : 'exact', sampleRate: manifest.sampleRate, totalSamples, levels };
 }
 
 export interface LevelWork {
   level: number;
   windows: number;
-  /** Tokens sampled one step at a time (sum of newTokens). */
+  segments: number;
+  /** Tokens sampled one step at a time (sum of newTokens; in sharded mode the warm-ups too). */
   newTokens: number;
   /** Tokens pushed through prefill to prime windows (sum of contextTokens). */
   prefillTokens: number;
@@ -157,6 +201,7 @@ export function planWork(plan: SongPlan): LevelWork[] {
   return plan.levels.map((lp) => ({
     level: lp.level,
     windows: lp.windows.length,
+    segments: lp.segments.length,
     newTokens: lp.windows.reduce((n, w) => n + w.newTokens, 0),
     prefillTokens: lp.windows.reduce((n, w) => n + w.contextTokens, 0),
   }));

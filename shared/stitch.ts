@@ -68,3 +68,103 @@ export class LevelTokens {
     return this.data[r].subarray(0, this.done);
   }
 }
+
+/** Where one segment of a level samples and what it keeps (see shared/segments.ts). */
+export interface StreamSegment {
+  start: number;
+  end: number;
+  ownStart: number;
+  ownEnd: number;
+}
+
+/**
+ * A level's tokens when it is sampled as segments: each segment appends to its own buffer (its windows' context,
+ * warm-up included); the level's tokens are, position by position, those of the segment that owns the position.
+ * With one segment owning the whole level this is exactly LevelTokens.
+ */
+export class LevelStream {
+  readonly rows: number;
+  readonly totalTokens: number;
+  private readonly segments: { span: StreamSegment; tokens: LevelTokens }[];
+
+  constructor(rows: number, totalTokens: number, spans: readonly StreamSegment[] = [{ start: 0, end: totalTokens, ownStart: 0, ownEnd: totalTokens }]) {
+    let next = 0;
+    for (const s of spans) {
+      if (s.ownStart !== next || s.start > s.ownStart || s.ownEnd > s.end || s.ownEnd <= s.ownStart) {
+        throw new RangeError(`segments must own consecutive, non-empty parts of the level: [${s.ownStart}, ${s.ownEnd}) after ${next}`);
+      }
+      next = s.ownEnd;
+    }
+    if (next !== totalTokens) throw new RangeError(`segments own ${next} of ${totalTokens} tokens`);
+    this.rows = rows;
+    this.totalTokens = totalTokens;
+    this.segments = spans.map((span) => ({ span, tokens: new LevelTokens(rows, span.end - span.start) }));
+  }
+
+  private seg(segment: number): { span: StreamSegment; tokens: LevelTokens } {
+    const s = this.segments[segment];
+    if (!s) throw new RangeError(`no segment ${segment} (the level has ${this.segments.length})`);
+    return s;
+  }
+
+  /** One past the last token segment `segment` has sampled, in level positions. */
+  sampledEnd(segment: number): number {
+    const s = this.seg(segment);
+    return s.span.start + s.tokens.length;
+  }
+
+  /** A window's priming context from its own segment: tokens [start, end) as that segment sampled them. */
+  context(segment: number, start: number, end: number): Int32Array[] {
+    const s = this.seg(segment);
+    return s.tokens.window(start - s.span.start, end - s.span.start);
+  }
+
+  /** Appends a window's new tokens to its segment; `start` must be where the segment's tokens end. */
+  append(segment: number, start: number, rows: readonly ArrayLike<number>[]): void {
+    const s = this.seg(segment);
+    s.tokens.append(start - s.span.start, rows);
+  }
+
+  /** The owners of [start, end), with the part each owns. */
+  private owners(start: number, end: number): { s: { span: StreamSegment; tokens: LevelTokens }; from: number; to: number }[] {
+    const out = [];
+    for (const s of this.segments) {
+      const from = Math.max(start, s.span.ownStart);
+      const to = Math.min(end, s.span.ownEnd);
+      if (from < to) out.push({ s, from, to });
+    }
+    return out;
+  }
+
+  /** True when the level's tokens [start, end) all exist. */
+  has(start: number, end: number): boolean {
+    return this.owners(start, end).every(({ s, to }) => s.span.start + s.tokens.length >= to);
+  }
+
+  /** Copies of the level's tokens [start, end) of every row; all of them must exist. */
+  range(start: number, end: number): Int32Array[] {
+    if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end && end <= this.totalTokens)) {
+      throw new RangeError(`[${start}, ${end}) is not a token range of the level's ${this.totalTokens}`);
+    }
+    if (!this.has(start, end)) throw new RangeError(`tokens [${start}, ${end}) of the level do not all exist yet`);
+    const out = Array.from({ length: this.rows }, () => new Int32Array(end - start));
+    for (const { s, from, to } of this.owners(start, end)) {
+      const part = s.tokens.window(from - s.span.start, to - s.span.start);
+      part.forEach((row, r) => out[r].set(row, from - start));
+    }
+    return out;
+  }
+
+  /** Length of the level's tokens that exist from position 0 on, without a gap. */
+  get length(): number {
+    for (const { span, tokens } of this.segments) {
+      const sampled = span.start + tokens.length;
+      if (sampled < span.ownEnd) return Math.max(span.ownStart, sampled);
+    }
+    return this.totalTokens;
+  }
+
+  get complete(): boolean {
+    return this.length === this.totalTokens;
+  }
+}

@@ -79,7 +79,9 @@ export interface SamplingParams {
 }
 
 export interface WindowPlan {
-  /** Index of the window within its level. */
+  /** Segment of the level the window belongs to (always 0 in exact mode). */
+  segment: number;
+  /** Index of the window within its segment (in exact mode: within its level). */
   index: number;
   /** First token of the window, in level tokens. */
   start: number;
@@ -94,6 +96,20 @@ export interface WindowPlan {
   upperEnd: number;
 }
 
+/**
+ * A stretch of a level sampled as its own chain of windows (Jukebox's semantics inside it). It samples
+ * [start, end) and contributes [ownStart, ownEnd) to the level's tokens: the tokens before ownStart are its
+ * warm-up, sampled again where the previous segment already owns them, so that its own first tokens have context.
+ */
+export interface SegmentPlan {
+  index: number;
+  start: number;
+  end: number;
+  ownStart: number;
+  ownEnd: number;
+  windows: WindowPlan[];
+}
+
 export interface LevelPlan {
   level: number;
   hopLength: number;
@@ -101,10 +117,18 @@ export interface LevelPlan {
   /** floor(hopFraction * nCtx). */
   hop: number;
   totalTokens: number;
+  /** Every window of the level, segment after segment. */
   windows: WindowPlan[];
+  /** One segment [0, totalTokens) in exact mode and at the top; several in sharded mode below it. */
+  segments: SegmentPlan[];
+  /** Warm-up tokens of every segment after the first (0 with one segment). */
+  overlap: number;
 }
 
+export type JobMode = 'exact' | 'sharded';
+
 export interface SongPlan {
+  mode: JobMode;
   sampleRate: number;
   /** Song length in samples: requested length rounded down to a multiple of the top hop. */
   totalSamples: number;
@@ -123,6 +147,13 @@ export interface JobSpec {
   seed: bigint;
   /** Index = level; missing levels take the defaults. */
   sampling: SamplingParams[];
+  mode: JobMode;
+  /** Requested segments per level (index = level), 0 = automatic; all 1 in exact mode. */
+  segments: number[];
+  /** Sharded mode: warm-up of each segment as a fraction of the level's n_ctx. */
+  segmentOverlap: number;
+  /** 1..10: share of the workers against other jobs. */
+  priority: number;
 }
 
 /** Sampling overrides for one level as a request gives them; unset fields take the defaults. */
@@ -134,8 +165,14 @@ export interface LevelSamplingRequest {
 }
 
 /** A job as a client submits it (SubmitJobRequest), before validation. */
-export interface JobRequest extends Omit<JobSpec, 'seed' | 'sampling'> {
+export interface JobRequest extends Omit<JobSpec, 'seed' | 'sampling' | 'mode' | 'segments' | 'segmentOverlap' | 'priority'> {
   /** Decimal string, or a number/bigint; must be an integer in 0..2^64-1. */
   seed: string | number | bigint;
   sampling: LevelSamplingRequest[];
+  /** Default 'exact'. */
+  mode?: string;
+  segments?: number[];
+  segmentOverlap?: number;
+  /** 0 or unset = the default. */
+  priority?: number;
 }

@@ -1,0 +1,55 @@
+// Time as the dispatcher sees it: the real clock in servers, a simulated one in bench/schedule and tests.
+
+export interface Timer {
+  cancel(): void;
+}
+
+export interface Clock {
+  /** Milliseconds, monotonic. */
+  now(): number;
+  setTimer(fn: () => void, ms: number): Timer;
+}
+
+export const realClock: Clock = {
+  now: () => performance.now(),
+  setTimer(fn, ms) {
+    const t = setTimeout(fn, ms);
+    return { cancel: () => clearTimeout(t) };
+  },
+};
+
+/** A discrete-event clock: timers fire in time order when run() advances it; nothing waits for real time. */
+export class SimulatedClock implements Clock {
+  private time = 0;
+  private seq = 0;
+  private readonly timers: { at: number; seq: number; fn: () => void; live: boolean }[] = [];
+
+  now(): number {
+    return this.time;
+  }
+
+  setTimer(fn: () => void, ms: number): Timer {
+    const t = { at: this.time + Math.max(0, ms), seq: this.seq++, fn, live: true };
+    // Kept sorted by (at, seq); insertion by binary search.
+    let lo = 0;
+    let hi = this.timers.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      const m = this.timers[mid];
+      if (m.at < t.at || (m.at === t.at && m.seq < t.seq)) lo = mid + 1;
+      else hi = mid;
+    }
+    this.timers.splice(lo, 0, t);
+    return { cancel: () => (t.live = false) };
+  }
+
+  /** Fires timers in order until none is left or `until` returns true. */
+  run(until: () => boolean = () => false, maxEvents = 50_000_000): void {
+    for (let n = 0; n < maxEvents && this.timers.length > 0 && !until(); n++) {
+      const t = this.timers.shift()!;
+      if (!t.live) continue;
+      this.time = t.at;
+      t.fn();
+    }
+  }
+}

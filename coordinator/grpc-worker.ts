@@ -1,0 +1,111 @@
+// The real WorkerConnection: the Worker gRPC service. Wire types stop here.
+import * as grpc from '@grpc/grpc-js';
+import { CHANNEL_OPTIONS, jukeboxProto } from '../proto/index.js';
+import type { WorkerClient } from '../proto/generated/jukebox/v1/Worker.js';
+import type { SampleWindowResponse__Output } from '../proto/generated/jukebox/v1/SampleWindowResponse.js';
+import type { TaskFailure, FailureKind } from './retry.js';
+import type { BatchHandlers, DecodeJob, RemoteCall, WindowBatch, WorkerConnection, WorkerInfo } from './worker-connection.js';
+
+function kindOf(code: grpc.status): FailureKind {
+  switch (code) {
+    case grpc.status.INVALID_ARGUMENT:
+      return 'invalid';
+    case grpc.status.FAILED_PRECONDITION:
+      return 'precondition';
+    case grpc.status.DEADLINE_EXCEEDED:
+      return 'timeout';
+    case grpc.status.UNAVAILABLE:
+    case grpc.status.CANCELLED:
+      return 'unavailable';
+    default:
+      return 'internal';
+  }
+}
+
+function failureOf(err: grpc.ServiceError): TaskFailure {
+  return { kind: kindOf(err.code), message: `${grpc.status[err.code]}: ${err.details}` };
+}
+
+const rows = (r: Int32Array[]): { tokens: number[] }[] => r.map((x) => ({ tokens: Array.from(x) }));
+
+export class GrpcWorkerConnection implements WorkerConnection {
+  private readonly client: WorkerClient;
+
+  constructor(readonly address: string) {
+    const Client = jukeboxProto().Worker;
+    this.client = new Client(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+  }
+
+  describe(timeoutMs: number): Promise<WorkerInfo> {
+    return new Promise((resolve, reject) => {
+      this.client.Describe({}, { deadline: Date.now() + timeoutMs }, (err, res) => {
+        if (err || !res) return reject(err ?? new Error('no answer'));
+        resolve({
+          workerId: res.workerId,
+          modelId: res.modelId,
+          modelHash: res.modelHash,
+          levels: res.levels,
+          capacity: res.capacity,
+          // Workers from before batching answer 0: one row... of one window at a time.
+          maxBatchRows: res.maxBatchRows > 0 ? res.maxBatchRows : 1,
+          executionProvider: res.executionProvider,
+          decodes: res.decodes,
+        });
+      });
+    });
+  }
+
+  sampleBatch(batch: WindowBatch, handlers: BatchHandlers): RemoteCall {
+    const call = this.client.SampleWindow({
+      modelHash: batch.modelHash,
+      level: batch.level,
+      newTokens: batch.newTokens,
+      windows: batch.items.map((it) => ({
+        jobId: it.jobId,
+        windowIndex: it.windowIndex,
+        start: it.start,
+        context: rows(it.context),
+        upper: rows(it.upper),
+        labels: rows(it.labels),
+        seed: it.seed.toString(),
+        temperature: it.sampling.temperature,
+        topK: it.sampling.topK,
+        topP: it.sampling.topP,
+        sampleIds: it.sampleIds,
+      })),
+    });
+    let result: Int32Array[] | undefined;
+    let settled = false;
+    const settle = (f: () => void): void => {
+      if (settled) return;
+      settled = true;
+      f();
+    };
+    call.on('data', (msg: SampleWindowResponse__Output) => {
+      if (msg.progress) handlers.progress(msg.progress.tokensDone);
+      else if (msg.result) result = msg.result.rows.map((r) => Int32Array.from(r.tokens));
+    });
+    call.on('error', (err: grpc.ServiceError) => settle(() => handlers.failed(failureOf(err))));
+    call.on('end', () =>
+      settle(() => (result ? handlers.done(result) : handlers.failed({ kind: 'bad-reply', message: 'the worker ended the stream without a result' }))),
+    );
+    return { cancel: () => call.cancel() };
+  }
+
+  decode(job: DecodeJob, timeoutMs: number, done: (failure: TaskFailure | null, audio?: Float32Array[]) => void): RemoteCall {
+    const call = this.client.Decode(
+      { modelHash: job.modelHash, level: job.level, rows: rows(job.rows), trimStartTokens: job.trimStart, trimEndTokens: job.trimEnd },
+      { deadline: Date.now() + timeoutMs },
+      (err, res) => {
+        if (err || !res) return done(err ? failureOf(err) : { kind: 'bad-reply', message: 'no reply' });
+        // Copy: the reply's buffer may not be 4-byte aligned.
+        done(null, res.audio.map((b) => new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength))));
+      },
+    );
+    return { cancel: () => call.cancel() };
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}

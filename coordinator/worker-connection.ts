@@ -1,0 +1,69 @@
+// What the coordinator needs of one worker, in domain types: the dispatcher and the worker directory talk to
+// workers only through this, so that tests and bench/schedule drive them with fakes. grpc-worker.ts is the real one.
+import type { SamplingParams } from '../shared/types.js';
+import type { TaskFailure } from './retry.js';
+
+export interface WorkerInfo {
+  workerId: string;
+  modelId: string;
+  modelHash: string;
+  levels: number[];
+  /** Batches or decode chunks it runs at once. */
+  capacity: number;
+  /** Most rows one batch holds. */
+  maxBatchRows: number;
+  executionProvider: string;
+  decodes: boolean;
+}
+
+/** One window of one job inside a batch. */
+export interface WindowItem {
+  jobId: string;
+  windowIndex: number;
+  start: number;
+  context: Int32Array[];
+  upper: Int32Array[];
+  labels: Int32Array[];
+  seed: bigint;
+  sampling: SamplingParams;
+  sampleIds: number[];
+}
+
+/** Windows of one level with the same context length and new token count, sampled together. */
+export interface WindowBatch {
+  modelHash: string;
+  level: number;
+  newTokens: number;
+  items: WindowItem[];
+}
+
+export interface DecodeJob {
+  modelHash: string;
+  level: number;
+  rows: Int32Array[];
+  trimStart: number;
+  trimEnd: number;
+}
+
+export interface BatchHandlers {
+  /** The worker is making progress: new tokens so far per row. */
+  progress(tokensDone: number): void;
+  /** All rows of all items, in item order. */
+  done(rows: Int32Array[]): void;
+  failed(failure: TaskFailure): void;
+}
+
+export interface RemoteCall {
+  cancel(): void;
+}
+
+export interface WorkerConnection {
+  readonly address: string;
+  describe(timeoutMs: number): Promise<WorkerInfo>;
+  sampleBatch(batch: WindowBatch, handlers: BatchHandlers): RemoteCall;
+  /** Float32 audio per row. */
+  decode(job: DecodeJob, timeoutMs: number, done: (failure: TaskFailure | null, audio?: Float32Array[]) => void): RemoteCall;
+  close(): void;
+}
+
+export type ConnectWorker = (address: string) => WorkerConnection;

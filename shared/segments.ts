@@ -1,0 +1,104 @@
+// Sharded mode's segment layout: a level below the top is split into segments that are sampled in parallel, each
+// as its own chain of Jukebox windows. Every segment after the first starts `overlap` tokens before the tokens it
+// keeps (its warm-up), so that its own tokens have context; the seam is a token splice where its own part starts.
+// The tokens of the overlap are drawn with the same uniforms in both segments (the RNG is keyed by absolute
+// position), which makes the two agree wherever their distributions agree.
+import { InvalidArgumentError } from './errors.js';
+
+/** Default warm-up of a segment as a fraction of n_ctx; see bench/seams.ts and the README for the measurement. */
+export const DEFAULT_SEGMENT_OVERLAP = 0.5;
+
+/** Most segments per level a job may ask for. */
+export const MAX_SEGMENTS = 1024;
+
+export interface SegmentSpan {
+  /** Tokens sampled: [start, end). */
+  start: number;
+  end: number;
+  /** Tokens kept: [ownStart, ownEnd); ownStart - start is the warm-up. */
+  ownStart: number;
+  ownEnd: number;
+}
+
+export interface LevelShape {
+  totalTokens: number;
+  nCtx: number;
+  /** Window hop, floor(hopFraction · nCtx). */
+  hop: number;
+  /** Upper-level hop length over this level's: window starts and ends must be multiples of it. */
+  ratio: number;
+}
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+
+/** Overlap in tokens for a fraction of n_ctx: a multiple of the hop ratio, below n_ctx. */
+export function overlapTokens(shape: Pick<LevelShape, 'nCtx' | 'ratio'>, fraction: number): number {
+  const raw = Math.floor(fraction * shape.nCtx);
+  return Math.min(shape.nCtx - shape.ratio, raw - (raw % shape.ratio));
+}
+
+/** Boundaries (where kept parts meet) are multiples of this: whole hops, so windows line up as in exact mode. */
+function unitOf(shape: LevelShape): number {
+  return (shape.hop / gcd(shape.hop, shape.ratio)) * shape.ratio;
+}
+
+/** Most segments the level allows: each needs one full window, and every kept part at least one unit. */
+export function maxSegments(shape: LevelShape, overlap: number): number {
+  const unit = unitOf(shape);
+  if (shape.totalTokens < shape.nCtx) return 1;
+  const minOwn = Math.ceil(Math.max(unit, shape.nCtx - overlap) / unit) * unit;
+  const firstOwn = Math.ceil(shape.nCtx / unit) * unit;
+  if (shape.totalTokens - firstOwn < minOwn) return 1;
+  return Math.min(MAX_SEGMENTS, 1 + Math.floor((shape.totalTokens - firstOwn) / minOwn));
+}
+
+/**
+ * Splits a level into up to `count` segments (fewer when the level is too short for that many) whose sampled
+ * lengths are as equal as whole units allow: segment 0 samples [0, b1), segment k samples [b_k - overlap, b_k+1).
+ */
+export function planSegmentSpans(shape: LevelShape, count: number, overlap: number): SegmentSpan[] {
+  const { totalTokens: T, nCtx, ratio } = shape;
+  if (!Number.isInteger(count) || count < 1) throw new RangeError(`segment count must be a positive integer, got ${count}`);
+  if (!Number.isInteger(overlap) || overlap < 0 || overlap >= nCtx || overlap % ratio !== 0) {
+    throw new RangeError(`overlap ${overlap} must be a multiple of ${ratio} in [0, ${nCtx})`);
+  }
+  const unit = unitOf(shape);
+  let n = Math.min(count, maxSegments(shape, overlap));
+  for (; n > 1; n--) {
+    // Equal sampled lengths L: L + (n-1)(L - overlap) = T.
+    const L = (T + (n - 1) * overlap) / n;
+    const bounds = [0];
+    for (let k = 1; k < n; k++) bounds.push(Math.round((L + (k - 1) * (L - overlap)) / unit) * unit);
+    bounds.push(T);
+    const spans = bounds.slice(0, -1).map((b, k) => ({ start: k === 0 ? 0 : b - overlap, end: bounds[k + 1], ownStart: b, ownEnd: bounds[k + 1] }));
+    if (spans.every((s) => s.end - s.start >= nCtx && s.ownEnd > s.ownStart && s.start >= 0)) return spans;
+  }
+  return [{ start: 0, end: T, ownStart: 0, ownEnd: T }];
+}
+
+/**
+ * The automatic segment count of a level: one chain per row slot the workers serving it offer (their batches
+ * hold that many windows at once), at most what the level allows. 1 when no worker is known.
+ */
+export function autoSegments(slots: number, shape: LevelShape, overlap: number): number {
+  return Math.max(1, Math.min(Math.floor(slots), maxSegments(shape, overlap)));
+}
+
+/** Validates requested segment counts (index = level; 0 = automatic). */
+export function validateSegments(segments: unknown, levels: number): number[] {
+  if (segments === undefined) return new Array<number>(levels).fill(0);
+  if (!Array.isArray(segments) || segments.length > levels) {
+    throw new InvalidArgumentError('segments', `segments: give at most ${levels} counts (one per level, level 0 first)`);
+  }
+  const out = new Array<number>(levels).fill(0);
+  segments.forEach((v: unknown, l: number) => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > MAX_SEGMENTS) {
+      throw new InvalidArgumentError('segments', `segments[${l}] must be an integer in 0..${MAX_SEGMENTS} (0 = automatic), got ${String(v).slice(0, 40)}`);
+    }
+    if (l === levels - 1 && v > 1) throw new InvalidArgumentError('segments', `segments[${l}]: the top level is never split, got ${v}`);
+    out[l] = v;
+  });
+  return out;
+}

@@ -43,13 +43,17 @@ export class SimulatedClock implements Clock {
     return { cancel: () => (t.live = false) };
   }
 
-  /** Fires timers in order until none is left or `until` returns true. */
-  run(until: () => boolean = () => false, maxEvents = 50_000_000): void {
+  /**
+   * Fires timers in order until none is left or `until` returns true. Between two events it lets pending
+   * promises settle (a Describe answer, say), as they would between two real events.
+   */
+  async run(until: () => boolean = () => false, maxEvents = 50_000_000): Promise<void> {
     for (let n = 0; n < maxEvents && this.timers.length > 0 && !until(); n++) {
       const t = this.timers.shift()!;
       if (!t.live) continue;
       this.time = t.at;
       t.fn();
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
 }

@@ -18,18 +18,16 @@ import { readModelFolder, type ModelFolder } from '../models/model-folder.js';
 import { InvalidArgumentError } from '../shared/errors.js';
 import { validateJobRequest, resolveLabels } from '../shared/job-spec.js';
 import { planSong } from '../shared/plan.js';
-import { planDecodeChunks } from '../shared/decode-plan.js';
-import { LevelStream } from '../shared/stitch.js';
 import { levelShape, type SegmentLayout } from '../shared/plan.js';
 import { autoSegments, overlapTokens } from '../shared/segments.js';
-import { analysePlan, relativeStepCost } from '../shared/critical-path.js';
 import type { JobRequest, JobSpec, Manifest } from '../shared/types.js';
 import { Dispatcher, type DispatcherOptions } from './dispatcher.js';
 import { MemoryJobStore, TERMINAL_STATES, type JobRecord, type JobStore } from './job.js';
+import { createJob } from './job-factory.js';
 import { CoordinatorMetrics } from './metrics.js';
 import { WorkerDirectory } from './worker-directory.js';
 import { GrpcWorkerConnection } from './grpc-worker.js';
-import { initialProgress, windowsDone } from './scheduler.js';
+import { windowsDone } from './scheduler.js';
 import { admissionRefusal, type AdmissionLimits } from './schedule-order.js';
 import type { ConnectWorker } from './worker-connection.js';
 
@@ -62,6 +60,8 @@ export interface CoordinatorOptions {
   limits?: Partial<AdmissionLimits>;
   /** How to reach a worker. @default gRPC */
   connectWorker?: ConnectWorker;
+  /** Relative cost of one step per level (index = level), for critical-path order. @default layers × width² */
+  stepCost?: number[];
 }
 
 /** Too much work already: RESOURCE_EXHAUSTED, nothing is queued. */
@@ -159,32 +159,16 @@ export class Coordinator {
     const exact = planSong(manifest, spec.durationSeconds);
     const layout = resolveLayout(spec, manifest, exact.totalSamples, (l) => this.workers.rowSlots(model.hash, l));
     const plan = layout ? planSong(manifest, spec.durationSeconds, layout) : exact;
-    const decodeChunks = planDecodeChunks(plan.levels[0].totalTokens, this.decodeChunkTokens, manifest.vqvae.decoders[0].marginTokens);
-    const job: JobRecord = {
+    const job = createJob({
       id: `job-${randomUUID()}`,
       spec,
       modelHash: model.hash,
       wavFormat: wavFormat === 'float32' ? 'float32' : 'pcm16',
       plan,
-      analysis: analysePlan(plan, manifest.levels.map((lm) => relativeStepCost(lm))),
-      state: 'QUEUED',
-      createdAtMs: Date.now(),
-      seq: 0,
-      virtualTime: 0,
-      tokens: plan.levels.map((lp) => new LevelStream(spec.samples, lp.totalTokens, lp.segments)),
-      levels: initialProgress(plan),
-      timing: plan.levels.map(() => ({ newTokensDone: 0 })),
-      partial: new Map(),
-      costDone: 0,
-      decodeChunks,
-      decode: { done: decodeChunks.map(() => false), running: decodeChunks.map(() => false) },
-      decodedChunks: decodeChunks.map(() => undefined),
-      audio: [],
-      attempts: new Map(),
-      retryAt: new Map(),
-      failedOn: new Map(),
-      runAlone: new Set(),
-    };
+      manifest,
+      decodeChunkTokens: this.decodeChunkTokens,
+      stepCost: this.options.stepCost,
+    });
     this.dispatcher.add(job, { manifest, labels: resolveLabels(spec, manifest) });
     log('coordinator', 'job submitted', {
       job: job.id,

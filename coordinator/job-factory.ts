@@ -1,0 +1,49 @@
+// A new job's record from its validated spec and plan: the one place that knows every field's starting value.
+import { planDecodeChunks } from '../shared/decode-plan.js';
+import { LevelStream } from '../shared/stitch.js';
+import { analysePlan, relativeStepCost } from '../shared/critical-path.js';
+import type { JobSpec, Manifest, SongPlan } from '../shared/types.js';
+import { initialProgress } from './scheduler.js';
+import type { JobRecord } from './job.js';
+
+export interface NewJob {
+  id: string;
+  spec: JobSpec;
+  modelHash: string;
+  wavFormat: 'pcm16' | 'float32';
+  plan: SongPlan;
+  manifest: Pick<Manifest, 'levels' | 'vqvae'>;
+  decodeChunkTokens: number;
+  /** Relative step cost per level for critical-path order; default from the manifest (layers × width²). */
+  stepCost?: number[];
+}
+
+export function createJob(n: NewJob): JobRecord {
+  const { plan, spec } = n;
+  const decodeChunks = planDecodeChunks(plan.levels[0].totalTokens, n.decodeChunkTokens, n.manifest.vqvae.decoders[0].marginTokens);
+  return {
+    id: n.id,
+    spec,
+    modelHash: n.modelHash,
+    wavFormat: n.wavFormat,
+    plan,
+    analysis: analysePlan(plan, n.stepCost ?? n.manifest.levels.map((lm) => relativeStepCost(lm))),
+    state: 'QUEUED',
+    createdAtMs: Date.now(),
+    seq: 0,
+    virtualTime: 0,
+    tokens: plan.levels.map((lp) => new LevelStream(spec.samples, lp.totalTokens, lp.segments)),
+    levels: initialProgress(plan),
+    timing: plan.levels.map(() => ({ newTokensDone: 0 })),
+    partial: new Map(),
+    costDone: 0,
+    decodeChunks,
+    decode: { done: decodeChunks.map(() => false), running: decodeChunks.map(() => false) },
+    decodedChunks: decodeChunks.map(() => undefined),
+    audio: [],
+    attempts: new Map(),
+    retryAt: new Map(),
+    failedOn: new Map(),
+    runAlone: new Set(),
+  };
+}

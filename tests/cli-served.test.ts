@@ -3,6 +3,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +30,26 @@ function startServer(args: string[]): Promise<{ listening: string; metricsPort?:
 }
 
 const cli = async (...args: string[]): Promise<string> => (await run(process.execPath, [BIN, ...args, '--coordinator', coordinator], { timeout: 120_000 })).stdout;
+
+interface Exit {
+  /** The exit code; -1 when the process was killed (a signal or the timeout). */
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI and resolves with its exit code and output, whether it succeeded or not. */
+function cliExit(...args: string[]): Promise<Exit> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args, '--coordinator', coordinator], { timeout: 120_000 }, (err, stdout, stderr) => {
+      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** A crash (an uncaught exception) prints a stack trace; a CLI that reports a failure prints one line. */
+const STACK_TRACE = /^\s+at .+[(:]\d+/m;
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'jukebox-cli-'));
@@ -61,12 +82,30 @@ test('cancel stops a long job; watch then exits non-zero', async () => {
   const id = (await cli('submit', '--seconds', '120', '--seed', '4')).trim();
   const cancelled = await cli('cancel', id);
   assert.match(cancelled, /CANCELLED/);
-  await assert.rejects(cli('watch', id));
-  await assert.rejects(cli('fetch', id, '--out', join(dir, 'never.wav')), (e: Error & { stderr: string }) => /CANCELLED/.test(e.stderr));
+  // watch follows the job to its end, shows the final state (CANCELLED) and exits 1: the job did not succeed.
+  const watched = await cliExit('watch', id);
+  const said = `${watched.stdout}${watched.stderr}`;
+  assert.equal(watched.code, 1, `watch exits 1 for a cancelled job; stdout: ${watched.stdout} stderr: ${watched.stderr}`);
+  assert.match(said, /\bCANCELLED\b/i, 'watch says the job was cancelled');
+  assert.doesNotMatch(said, STACK_TRACE, 'watch reports the end of the job, it does not crash');
+  assert.doesNotMatch(said, /\bSUCCEEDED\b/i);
+  // An error line from the CLI itself ("jukebox: ...") may only be about the cancellation, not some other failure.
+  for (const line of said.split('\n').filter((l) => l.startsWith('jukebox:'))) assert.match(line, /cancel/i, `watch failed for another reason: ${line}`);
+  // fetch refuses: there is no audio for a cancelled job, and no file is written.
+  const never = join(dir, 'never.wav');
+  const fetched = await cliExit('fetch', id, '--out', never);
+  assert.equal(fetched.code, 1, fetched.stderr);
+  assert.match(fetched.stderr, new RegExp(`${id}.*\\bCANCELLED\\b`, 'i'), 'fetch names the job and its state');
+  assert.doesNotMatch(fetched.stderr, STACK_TRACE);
+  assert.equal(existsSync(never), false, 'no WAV is written for a cancelled job');
 });
 
 test('submit with a bad field fails with the field in the message', async () => {
-  await assert.rejects(cli('submit', '--seconds', '2', '--top-p', '1.5'), (e: Error & { stderr: string }) => /top_p/.test(e.stderr));
+  const r = await cliExit('submit', '--seconds', '2', '--top-p', '1.5');
+  assert.equal(r.code, 1, r.stderr);
+  assert.equal(r.stdout, '', 'no job id is printed: nothing was submitted');
+  assert.match(r.stderr, /sampling\.top_p\b.*must be in \(0, 1\].*got 1\.5/);
+  assert.doesNotMatch(r.stderr, STACK_TRACE);
 });
 
 test('plan --json prints the Jukebox window plan', async () => {

@@ -4,7 +4,6 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,15 +13,6 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TINY = join(ROOT, 'models', 'tiny');
 const BIN = join(ROOT, 'bin', 'jukebox.js');
 
-// Through bin/jukebox.js once client/cli.ts registers the command; until then a two-line program around it.
-const wired = readFileSync(join(ROOT, 'client', 'cli.ts'), 'utf8').includes('registerModelsCommand(');
-const HARNESS = [
-  "import { Command } from 'commander';",
-  "import { registerModelsCommand } from './client/models-command.ts';",
-  "const program = new Command('jukebox'); registerModelsCommand(program);",
-  'await program.parseAsync(process.argv.slice(1), { from: "user" });',
-].join('\n');
-
 interface Result {
   code: number;
   stdout: string;
@@ -30,9 +20,8 @@ interface Result {
 }
 
 function jukebox(...args: string[]): Promise<Result> {
-  const argv = wired ? [BIN, ...args] : ['--import', 'tsx', '--input-type=module', '-e', HARNESS, ...args];
   return new Promise((resolve) => {
-    execFile(process.execPath, argv, { cwd: ROOT, timeout: 60_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [BIN, ...args], { cwd: ROOT, timeout: 60_000 }, (err, stdout, stderr) => {
       const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
       resolve({ code, stdout, stderr });
     });
@@ -76,7 +65,7 @@ test('models check fails naming a corrupted graph file', async () => {
   bytes[bytes.length >> 1] ^= 0xff;
   await writeFile(graph, bytes);
   const r = await jukebox('models', 'check', copy);
-  assert.notEqual(r.code, 0);
+  assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /level1\.step\.onnx has sha256 [0-9a-f]{64}, the manifest says/);
   assert.equal(r.stdout, '');
 });
@@ -86,7 +75,7 @@ test('models check fails naming a missing graph file', async () => {
   await cp(TINY, copy, { recursive: true });
   await rm(join(copy, 'vqvae.decoder0.onnx'));
   const r = await jukebox('models', 'check', copy);
-  assert.notEqual(r.code, 0);
+  assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /vqvae\.decoder0\.onnx is missing/);
 });
 
@@ -97,13 +86,13 @@ test('models check fails naming contractVersion on a manifest of another version
   manifest.contractVersion = 99;
   await writeFile(join(copy, 'manifest.json'), JSON.stringify(manifest));
   const r = await jukebox('models', 'check', copy);
-  assert.notEqual(r.code, 0);
+  assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /contractVersion: must be 1 .*got 99/);
 });
 
 test('models check fails on a folder without a manifest', async () => {
   const r = await jukebox('models', 'check', join(dir, 'nothing-here'));
-  assert.notEqual(r.code, 0);
+  assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /cannot read .*manifest\.json/);
 });
 
@@ -120,6 +109,6 @@ test('models check verifies external weight files the exporter lists as external
   assert.match(ok.stdout, /graphs and 1 external weight files present/);
   await writeFile(join(copy, 'level2.step.onnx.data'), 'other weights');
   const bad = await jukebox('models', 'check', copy);
-  assert.notEqual(bad.code, 0);
+  assert.equal(bad.code, 1, bad.stderr);
   assert.match(bad.stderr, /level2\.step\.onnx\.data has sha256/);
 });

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -19,7 +19,15 @@ async function soxi(path: string): Promise<{ rate: number; samples: number; chan
   return { rate: await q('-r'), samples: await q('-s'), channels: await q('-c'), bits: await q('-b') };
 }
 
-async function render(dir: string, workers: number, extra: string[] = []): Promise<{ wav: Buffer; tokens: { levels: Record<string, number[][]> }; report: { wallSeconds: number } }> {
+interface Report {
+  job: string;
+  files: string[];
+  audioSeconds: number;
+  wallSeconds: number;
+  realTimeFactor: number;
+}
+
+async function render(dir: string, workers: number, extra: string[] = []): Promise<{ wav: Buffer; tokens: { levels: Record<string, number[][]> }; report: Report }> {
   const out = join(dir, `w${workers}.wav`);
   const tokensOut = join(dir, `w${workers}.json`);
   const { stdout } = await run(
@@ -27,10 +35,18 @@ async function render(dir: string, workers: number, extra: string[] = []): Promi
     [BIN, 'render', '--seconds', String(SECONDS), '--seed', '1234', '--workers', String(workers), '--out', out, '--tokens-out', tokensOut, '--quiet', '--artist', 'tiny_ensemble', '--genre', 'jazz', '--lyrics', 'la la la, a tiny song', ...extra],
     { timeout: 300_000 },
   );
+  // The last stdout line is the report: the job, the files written, the audio length, wall time and real-time factor.
+  const report = JSON.parse(stdout.trim().split('\n').pop()!) as Report;
+  assert.match(report.job, /^job-/);
+  assert.deepEqual(report.files, [out, tokensOut]);
+  const { manifest } = await readModelFolder(DEFAULT_MODEL_DIR);
+  assert.equal(report.audioSeconds, planSong(manifest, SECONDS).totalSamples / manifest.sampleRate);
+  assert.ok(report.wallSeconds > 0, `wallSeconds ${report.wallSeconds}`);
+  assert.ok(Math.abs(report.realTimeFactor - report.wallSeconds / report.audioSeconds) < 0.002, `realTimeFactor ${report.realTimeFactor}`);
   return {
     wav: await readFile(out),
     tokens: JSON.parse(await readFile(tokensOut, 'utf8')) as { levels: Record<string, number[][]> },
-    report: JSON.parse(stdout.trim().split('\n').pop()!) as { wallSeconds: number },
+    report,
   };
 }
 
@@ -79,12 +95,26 @@ test('render: --samples 2 writes FILE-1.wav and FILE-2.wav with different rows; 
   }
 });
 
-test('render: a bad request fails with a message naming the field', async () => {
-  await assert.rejects(
-    run(process.execPath, [BIN, 'render', '--seconds', '3', '--out', join(tmpdir(), 'never.wav'), '--artist', 'nobody_we_know', '--quiet'], { timeout: 120_000 }),
-    (err: Error & { stderr: string }) => {
-      assert.match(err.stderr, /artist/);
-      return true;
-    },
-  );
+test('render: a bad request fails with a message naming the field, and writes nothing', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'jukebox-e2e-'));
+  try {
+    const out = join(dir, 'never.wav');
+    const tokensOut = join(dir, 'never.json');
+    const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        [BIN, 'render', '--seconds', '3', '--out', out, '--tokens-out', tokensOut, '--artist', 'nobody_we_know', '--quiet'],
+        { timeout: 120_000 },
+        (err, stdout, stderr) => resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr }),
+      );
+    });
+    assert.equal(r.code, 1, `exit code; stderr: ${r.stderr}`);
+    assert.equal(r.stdout, '', 'no JSON report line: nothing was rendered');
+    // One line: the field, the value, the model, and what it would have accepted.
+    assert.match(r.stderr, /^jukebox: artist "nobody_we_know" .*is not known to model tiny; known artists: .*"tiny_ensemble"/);
+    assert.equal(r.stderr.trim().split('\n').length, 1, `a one-line message, no stack trace: ${r.stderr}`);
+    assert.deepEqual(await readdir(dir), [], 'neither the WAV nor the tokens file is written');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

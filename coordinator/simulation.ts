@@ -6,6 +6,7 @@ import { planSong, type SegmentLayout } from '../shared/plan.js';
 import type { JobSpec, Manifest } from '../shared/types.js';
 import { analysePlan, scheduleBounds, type PlanAnalysis, type ScheduleBounds } from '../shared/critical-path.js';
 import { SimulatedClock } from './clock.js';
+import { DEFAULT_SEGMENT_OVERLAP } from '../shared/segments.js';
 import { Dispatcher, type DispatcherOptions } from './dispatcher.js';
 import { MemoryJobStore, TERMINAL_STATES, type JobRecord } from './job.js';
 import { createJob } from './job-factory.js';
@@ -237,7 +238,7 @@ export function simulationSpec(seconds: number, mode: 'exact' | 'sharded', extra
     sampling: [0, 1, 2].map(() => ({ temperature: 0.99, topK: 0, topP: 1 })),
     mode,
     segments: [0, 0, 1],
-    segmentOverlap: 0.5,
+    segmentOverlap: DEFAULT_SEGMENT_OVERLAP,
     priority: 5,
     ...extra,
   };

@@ -6,7 +6,7 @@
 import { InvalidArgumentError } from './errors.js';
 
 /** Default warm-up of a segment as a fraction of n_ctx; see bench/seams.ts and the README for the measurement. */
-export const DEFAULT_SEGMENT_OVERLAP = 0.5;
+export const DEFAULT_SEGMENT_OVERLAP = 0.25;
 
 /** Most segments per level a job may ask for. */
 export const MAX_SEGMENTS = 1024;
@@ -55,35 +55,55 @@ export function maxSegments(shape: LevelShape, overlap: number): number {
 }
 
 /**
- * Splits a level into up to `count` segments (fewer when the level is too short for that many) whose sampled
- * lengths are as equal as whole units allow: segment 0 samples [0, b1), segment k samples [b_k - overlap, b_k+1).
+ * Sampled lengths of n segments that together cover T tokens with `overlap` between neighbours. Tapered: the last
+ * segment is one window long and each earlier one longer by the same step, because a segment's inputs (the upper
+ * level's tokens) arrive later the later it starts in the song; equal lengths otherwise.
  */
-export function planSegmentSpans(shape: LevelShape, count: number, overlap: number): SegmentSpan[] {
+function segmentLengths(T: number, n: number, overlap: number, nCtx: number, taper: boolean): number[] {
+  const total = T + (n - 1) * overlap;
+  const step = taper ? (total - n * nCtx) / ((n * (n - 1)) / 2) : 0;
+  if (step <= 0) return Array.from({ length: n }, () => total / n);
+  return Array.from({ length: n }, (_, k) => nCtx + (n - 1 - k) * step);
+}
+
+/**
+ * Splits a level into up to `count` segments (fewer when the level is too short for that many): segment 0
+ * samples [0, b1), segment k samples [b_k - overlap, b_k+1); boundaries are whole units (hops), so windows line
+ * up with exact mode's.
+ */
+export function planSegmentSpans(shape: LevelShape, count: number, overlap: number, taper = true): SegmentSpan[] {
   const { totalTokens: T, nCtx, ratio } = shape;
   if (!Number.isInteger(count) || count < 1) throw new RangeError(`segment count must be a positive integer, got ${count}`);
   if (!Number.isInteger(overlap) || overlap < 0 || overlap >= nCtx || overlap % ratio !== 0) {
     throw new RangeError(`overlap ${overlap} must be a multiple of ${ratio} in [0, ${nCtx})`);
   }
   const unit = unitOf(shape);
-  let n = Math.min(count, maxSegments(shape, overlap));
-  for (; n > 1; n--) {
-    // Equal sampled lengths L: L + (n-1)(L - overlap) = T.
-    const L = (T + (n - 1) * overlap) / n;
+  for (let n = Math.min(count, maxSegments(shape, overlap)); n > 1; n--) {
+    const lengths = segmentLengths(T, n, overlap, nCtx, taper);
     const bounds = [0];
-    for (let k = 1; k < n; k++) bounds.push(Math.round((L + (k - 1) * (L - overlap)) / unit) * unit);
+    let edge = 0;
+    for (let k = 0; k < n - 1; k++) {
+      edge += lengths[k] - (k === 0 ? 0 : overlap);
+      // Rounded down: the last segment, the shortest, never comes out below its one window.
+      bounds.push(Math.floor(edge / unit) * unit);
+    }
     bounds.push(T);
     const spans = bounds.slice(0, -1).map((b, k) => ({ start: k === 0 ? 0 : b - overlap, end: bounds[k + 1], ownStart: b, ownEnd: bounds[k + 1] }));
-    if (spans.every((s) => s.end - s.start >= nCtx && s.ownEnd > s.ownStart && s.start >= 0)) return spans;
+    if (spans.every((sp) => sp.end - sp.start >= nCtx && sp.ownEnd > sp.ownStart && sp.start >= 0)) return spans;
   }
   return [{ start: 0, end: T, ownStart: 0, ownEnd: T }];
 }
 
+/** Segments per row slot in the automatic layout (bench/schedule: more chains than slots shorten the tail). */
+export const AUTO_SEGMENTS_PER_SLOT = 2;
+
 /**
- * The automatic segment count of a level: one chain per row slot the workers serving it offer (their batches
+ * The automatic segment count of a level: two chains per row slot the workers serving it offer (their batches
  * hold that many windows at once), at most what the level allows. 1 when no worker is known.
  */
 export function autoSegments(slots: number, shape: LevelShape, overlap: number): number {
-  return Math.max(1, Math.min(Math.floor(slots), maxSegments(shape, overlap)));
+  if (slots <= 1) return 1; // one chain at a time: splitting would only add warm-ups
+  return Math.max(1, Math.min(Math.floor(slots * AUTO_SEGMENTS_PER_SLOT), maxSegments(shape, overlap)));
 }
 
 /** Validates requested segment counts (index = level; 0 = automatic). */

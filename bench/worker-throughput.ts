@@ -1,9 +1,10 @@
-// Worker tokens per second per level at batch 1, 4 and 16, and the sampling loop against a bare session.run loop.
+// Worker tokens per second per level at batch 1, 4 and 16, the sampling loop against a bare session.run loop, and
+// batch invariance (a row's tokens alone vs in a batch, also among windows of other jobs). --invariance-only: that last part.
 import * as ort from 'onnxruntime-node';
 import { join } from 'node:path';
 import { DEFAULT_MODEL_DIR, readModelFolder } from '../models/model-folder.js';
 import { LevelGraphs, openSession, type KvCache } from '../worker/onnx-runtime.js';
-import { sampleWindow, type WindowTask } from '../worker/window-sampler.js';
+import { sampleBatch, sampleWindow, type WindowTask } from '../worker/window-sampler.js';
 import { DEFAULT_SAMPLING } from '../shared/sampler.js';
 import { median, saveResult } from './common.js';
 
@@ -66,11 +67,41 @@ async function bareLoop(graphs: LevelGraphs, t: WindowTask): Promise<number> {
   return (performance.now() - t0) / 1000;
 }
 
+const JOBS_PER_BATCH = 4;
+const MIXED_CONTEXT = 48;
+
+/** Window s of "job" j, as the coordinator batches them: its own seed, start, labels, upper tokens, context and sampling. */
+function jobTask(graphs: LevelGraphs, j: number, s: number): WindowTask {
+  const lm = graphs.level;
+  const base = task(graphs, 1, BigInt(1000 + s) * 7919n + BigInt(j));
+  const start = 64 * j + 16 * s;
+  return {
+    ...base,
+    start,
+    labels: base.labels.map((l) => l.map((x, i) => (i === 1 ? start * lm.hopLength : i === 3 ? 1 + (j % 3) : x))),
+    upper: base.upper && base.upper.map((u) => u.map((x) => (x + 5 * j) % lm.codebookSize)),
+    context: [Int32Array.from({ length: MIXED_CONTEXT }, (_, i) => (i * 29 + j * 11 + s) % lm.codebookSize)],
+    newTokens: lm.nCtx - MIXED_CONTEXT,
+    sampleIds: [j % 2],
+    sampling: j % 2 === 0 ? DEFAULT_SAMPLING : { temperature: 1.05, topK: 40, topP: 0.95 },
+  };
+}
+
+interface Invariance {
+  windows: number;
+  tokensCompared: number;
+  tokensDiffering: number;
+  maxAbsLogitDiff: number;
+  /** Windows of different jobs (seeds, starts, labels, sampling) in one batch vs each alone. */
+  mixedJobs: { batches: number; jobsPerBatch: number; tokensCompared: number; tokensDiffering: number };
+}
+
 /**
  * Does a row's output depend on the batch it rides in? Row 0 alone vs row 0 in a batch of 4 (same sample id):
- * tokens over several windows, and the largest logit difference over a whole window fed the same tokens.
+ * tokens over several windows, and the largest logit difference over a whole window fed the same tokens; then
+ * windows of different jobs batched together (as the coordinator fills a batch) vs each sampled alone.
  */
-async function batchInvariance(graphs: LevelGraphs, windows: number): Promise<{ windows: number; tokensCompared: number; tokensDiffering: number; maxAbsLogitDiff: number }> {
+async function batchInvariance(graphs: LevelGraphs, windows: number): Promise<Invariance> {
   let differing = 0;
   let compared = 0;
   for (let s = 0; s < windows; s++) {
@@ -78,6 +109,17 @@ async function batchInvariance(graphs: LevelGraphs, windows: number): Promise<{ 
     const batched = await sampleWindow(graphs, task(graphs, 4, BigInt(1000 + s)));
     for (let i = 0; i < alone.rows[0].length; i++) if (alone.rows[0][i] !== batched.rows[0][i]) differing++;
     compared += alone.rows[0].length;
+  }
+  let mixedDiffering = 0;
+  let mixedCompared = 0;
+  for (let s = 0; s < windows; s++) {
+    const items = Array.from({ length: JOBS_PER_BATCH }, (_, j) => jobTask(graphs, j, s));
+    const batched = await sampleBatch(graphs, { level: graphs.level.level, newTokens: items[0].newTokens, items });
+    for (let j = 0; j < items.length; j++) {
+      const alone = (await sampleWindow(graphs, items[j])).rows[0];
+      for (let i = 0; i < alone.length; i++) if (alone[i] !== batched.rows[j][i]) mixedDiffering++;
+      mixedCompared += alone.length;
+    }
   }
   // Logits at every position of one window, both batch sizes fed identical tokens.
   const lm = graphs.level;
@@ -97,12 +139,26 @@ async function batchInvariance(graphs: LevelGraphs, windows: number): Promise<{ 
     k4 = b.cache;
     for (let v = 0; v < vocab; v++) maxDiff = Math.max(maxDiff, Math.abs(a.logits[v] - b.logits[v]));
   }
-  return { windows, tokensCompared: compared, tokensDiffering: differing, maxAbsLogitDiff: maxDiff };
+  return {
+    windows,
+    tokensCompared: compared,
+    tokensDiffering: differing,
+    maxAbsLogitDiff: maxDiff,
+    mixedJobs: { batches: windows, jobsPerBatch: JOBS_PER_BATCH, tokensCompared: mixedCompared, tokensDiffering: mixedDiffering },
+  };
 }
 
 async function main(): Promise<void> {
-  const dir = process.argv[2] ?? DEFAULT_MODEL_DIR;
+  const args = process.argv.slice(2);
+  const dir = args.find((a) => !a.startsWith('--')) ?? DEFAULT_MODEL_DIR;
   const { manifest } = await readModelFolder(dir);
+  // --invariance-only: the batch-invariance check alone (seconds, not minutes); prints, saves nothing.
+  if (args.includes('--invariance-only')) {
+    const out = [];
+    for (const lm of manifest.levels) out.push({ level: lm.level, batchInvariance: await batchInvariance(await loadLevel(dir, lm.level), 8) });
+    process.stdout.write(`${JSON.stringify({ model: manifest.modelId, levels: out })}\n`);
+    return;
+  }
   const levels = [];
   for (const lm of manifest.levels) {
     const graphs = await loadLevel(dir, lm.level);

@@ -143,7 +143,7 @@ test('a worker refuses a model hash it does not hold with FAILED_PRECONDITION', 
       wc.Describe({}, (err, res) => (err ? reject(err) : resolve(res!))),
     );
     assert.equal(info.levels.length, 3);
-    const call = wc.SampleWindow({ modelHash: 'f'.repeat(64), level: 2, labels: [{ tokens: [] }], sampleIds: [0], newTokens: 1, seed: '1', temperature: 1, topP: 1 });
+    const call = wc.SampleWindow({ modelHash: 'f'.repeat(64), level: 2, newTokens: 1, windows: [{ labels: [{ tokens: [] }], sampleIds: [0], seed: '1', temperature: 1, topP: 1 }] });
     await assert.rejects(
       (async () => {
         for await (const _ of call) void _;
@@ -152,14 +152,16 @@ test('a worker refuses a model hash it does not hold with FAILED_PRECONDITION', 
     );
     // The right model, but tokens outside the codebook: INVALID_ARGUMENT naming the field, nothing run.
     const bad = wc.SampleWindow({
-      modelHash: info.modelHash, level: 0, start: 64, labels: [{ tokens: [32000, 512, 1024, 1, 1, -1, -1, -1, -1] }], sampleIds: [0],
-      context: [{ tokens: new Array(64).fill(9999) }], upper: [{ tokens: new Array(32).fill(1) }], newTokens: 64, seed: '1', temperature: 1, topP: 1,
+      modelHash: info.modelHash, level: 0, newTokens: 64, windows: [{
+        start: 64, labels: [{ tokens: [32000, 512, 1024, 1, 1, -1, -1, -1, -1] }], sampleIds: [0],
+        context: [{ tokens: new Array(64).fill(9999) }], upper: [{ tokens: new Array(32).fill(1) }], seed: '1', temperature: 1, topP: 1,
+      }],
     });
     await assert.rejects(
       (async () => {
         for await (const _ of bad) void _;
       })(),
-      (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT && /context/.test(e.details),
+      (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT && /windows\[0\]\.context/.test(e.details),
     );
     const decode = new Promise((resolve, reject) => wc.Decode({ modelHash: 'f'.repeat(64), level: 0, rows: [{ tokens: [1, 2] }] }, (e, r) => (e ? reject(e) : resolve(r))));
     await assert.rejects(decode, (e: grpc.ServiceError) => e.code === grpc.status.FAILED_PRECONDITION);

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { DEFAULT_MODEL_DIR, readModelFolder } from '../models/model-folder.js';
 import { LevelGraphs, openSession } from '../worker/onnx-runtime.js';
-import { sampleWindow, type WindowTask } from '../worker/window-sampler.js';
+import { sampleBatch, sampleWindow, type WindowTask } from '../worker/window-sampler.js';
 import type { Manifest } from '../shared/types.js';
 
 let manifest: Manifest;
@@ -72,4 +72,51 @@ test('top-k 1 is greedy: tokens do not depend on the seed', async () => {
   const a = await sampleWindow(g, { ...task(2, [], 40), sampling: greedy });
   const b = await sampleWindow(g, { ...task(2, [], 40), sampling: greedy, seed: 99n });
   assert.deepEqual(Array.from(a.rows[0]), Array.from(b.rows[0]));
+});
+
+/** Window k of another "job": its own labels, upper tokens, context, seed, start, sample ids and sampling. */
+function jobWindow(level: number, k: number, ctxLen: number, rows: number): WindowTask {
+  const lm = manifest.levels[level];
+  const base = task(level, [], lm.nCtx - ctxLen, rows);
+  const samplings = [{ temperature: 0.95, topK: 0, topP: 1 }, { temperature: 1.1, topK: 20, topP: 1 }, { temperature: 0.8, topK: 0, topP: 0.9 }];
+  return {
+    ...base,
+    start: 16 + 40 * k,
+    labels: base.labels.map((l) => {
+      const m = l.slice();
+      m[1] = (16 + 40 * k) * lm.hopLength;
+      m[3] = 1 + k;
+      return m;
+    }),
+    upper: base.upper && base.upper.map((u) => u.map((x) => (x + 5 * k) % lm.codebookSize)),
+    context: Array.from({ length: rows }, (_, r) => Int32Array.from({ length: ctxLen }, (_, i) => (i * 31 + r * 7 + k * 13) % lm.codebookSize)),
+    // One seed above 2^63: the high word of the seed matters too.
+    seed: [2024n, 2n ** 64n - 3n, 77n][k],
+    sampling: samplings[k],
+    sampleIds: Array.from({ length: rows }, (_, r) => (k + 2 * r) % 3),
+  };
+}
+
+for (const level of [0, 2]) {
+  test(`level ${level}: windows of different jobs batched together give exactly their tokens sampled alone`, async () => {
+    const g = graphs.get(level)!;
+    const ctxLen = 40; // past one prefill chunk (32)
+    const items = [jobWindow(level, 0, ctxLen, 1), jobWindow(level, 1, ctxLen, 2), jobWindow(level, 2, ctxLen, 1)];
+    const alone = [];
+    for (const item of items) alone.push(...(await sampleWindow(g, item)).rows.map((r) => Array.from(r)));
+    const batched = await sampleBatch(g, { level, newTokens: items[0].newTokens, items });
+    assert.deepEqual(batched.rows.map((r) => Array.from(r)), alone);
+    assert.equal(new Set(alone.map((r) => r.join())).size, alone.length, 'every row its own tokens');
+  });
+}
+
+test('a batch whose windows differ in context length, level or new token count is refused', async () => {
+  const g = graphs.get(0)!;
+  const a = jobWindow(0, 0, 40, 1);
+  const b = { ...jobWindow(0, 1, 41, 1), newTokens: 88 };
+  await assert.rejects(sampleBatch(g, { level: 0, newTokens: 88, items: [a, b] }), /window 1: context length 41 differs from the batch's 40/);
+  // Within one window, too: every row starts sampling at the same position.
+  await assert.rejects(sampleBatch(g, { level: 0, newTokens: 88, items: [{ ...a, context: [a.context[0], b.context[0]], labels: [...a.labels, ...a.labels], upper: [...a.upper!, ...a.upper!], sampleIds: [0, 1] }] }), /context length 41/);
+  await assert.rejects(sampleBatch(g, { level: 0, newTokens: 88, items: [] }), /at least one window/);
+  await assert.rejects(sampleBatch(g, { level: 1, newTokens: 88, items: [a] }), /window 0: level 0/);
 });

@@ -1,5 +1,5 @@
 // Messages between the worker's main thread and its inference threads (structured-clone safe).
-import type { WindowTask, WindowTiming } from './window-sampler.js';
+import type { WindowBatch, WindowTiming } from './window-sampler.js';
 import type { ExecutionProvider } from './onnx-runtime.js';
 
 export interface ThreadInit {
@@ -13,7 +13,7 @@ export interface ThreadInit {
 }
 
 export type ToThread =
-  | { type: 'sample'; id: number; task: WindowTask }
+  | { type: 'sample'; id: number; batch: WindowBatch }
   | { type: 'decode'; id: number; level: number; rows: Int32Array[]; trimStart: number; trimEnd: number };
 
 export type FromThread =

@@ -2,7 +2,7 @@
 import { Worker } from 'node:worker_threads';
 import type { ExecutionProvider } from './onnx-runtime.js';
 import type { FromThread, ThreadInit, ToThread } from './inference-messages.js';
-import type { WindowTask, WindowTiming } from './window-sampler.js';
+import type { WindowBatch, WindowTiming } from './window-sampler.js';
 
 export interface InferencePoolOptions {
   modelDir: string;
@@ -157,11 +157,12 @@ export class InferencePool {
     return { promise, cancel };
   }
 
+  /** A batch of windows (one thread, one session.run per step); rows come back in item order. */
   sample(
-    task: WindowTask,
+    batch: WindowBatch,
     onTokens?: (fresh: Int32Array[], tokensDone: number) => void,
   ): { result: Promise<{ rows: Int32Array[]; timing: WindowTiming }>; cancel: () => void } {
-    const { promise, cancel } = this.submit({ type: 'sample', id: this.nextId++, task }, onTokens);
+    const { promise, cancel } = this.submit({ type: 'sample', id: this.nextId++, batch }, onTokens);
     const result = promise.then((m) => {
       if (m.type !== 'sampled') throw new Error(`unexpected reply ${m.type}`);
       return { rows: m.rows, timing: m.timing };

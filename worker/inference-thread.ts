@@ -3,7 +3,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { join } from 'node:path';
 import { readModelFolder } from '../models/model-folder.js';
 import { DecoderGraph, LevelGraphs, openSession, type ExecutionProvider, type OpenedSession } from './onnx-runtime.js';
-import { sampleWindow } from './window-sampler.js';
+import { sampleBatch } from './window-sampler.js';
 import type { FromThread, ThreadInit, ToThread } from './inference-messages.js';
 
 const init = workerData as ThreadInit;
@@ -43,9 +43,9 @@ loaded.then(
 async function handle(msg: ToThread): Promise<void> {
   const { levels, decoders } = await loaded;
   if (msg.type === 'sample') {
-    const graphs = levels.get(msg.task.level);
-    if (!graphs) throw new Error(`level ${msg.task.level} is not hosted here`);
-    const { rows, timing } = await sampleWindow(graphs, msg.task, {
+    const graphs = levels.get(msg.batch.level);
+    if (!graphs) throw new Error(`level ${msg.batch.level} is not hosted here`);
+    const { rows, timing } = await sampleBatch(graphs, msg.batch, {
       cancelled: () => Atomics.load(cancel, 0) === msg.id,
       onTokens: (fresh, tokensDone) => post({ type: 'tokens', id: msg.id, fresh, tokensDone }),
     });

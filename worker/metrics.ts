@@ -11,7 +11,7 @@ export class WorkerMetrics {
   });
   readonly windowSeconds = new Histogram({
     name: 'jukebox_worker_window_duration_seconds',
-    help: 'Wall time of one window, conditioning and prefill included',
+    help: 'Wall time of one window (that of the batch it rode in), conditioning and prefill included',
     labelNames: ['level'],
     buckets: [0.01, 0.03, 0.1, 0.3, 1, 3, 10, 30, 100, 300, 1000],
     registers: [this.registry],
@@ -20,6 +20,20 @@ export class WorkerMetrics {
     name: 'jukebox_worker_windows_running',
     help: 'Windows being sampled now',
     labelNames: ['level'],
+    registers: [this.registry],
+  });
+  readonly batchRows = new Histogram({
+    name: 'jukebox_worker_batch_rows',
+    help: 'Sample rows of one SampleWindow batch, all its windows together',
+    labelNames: ['level'],
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+    registers: [this.registry],
+  });
+  readonly batchWindows = new Histogram({
+    name: 'jukebox_worker_batch_windows',
+    help: 'Windows of one SampleWindow batch',
+    labelNames: ['level'],
+    buckets: [1, 2, 4, 8, 16, 32, 64],
     registers: [this.registry],
   });
   readonly decodeSeconds = new Histogram({

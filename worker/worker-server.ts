@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { jukeboxProto } from '../proto/index.js';
 import type { WorkerHandlers } from '../proto/generated/jukebox/v1/Worker.js';
 import type { SampleWindowRequest__Output } from '../proto/generated/jukebox/v1/SampleWindowRequest.js';
+import type { WindowItem__Output } from '../proto/generated/jukebox/v1/WindowItem.js';
 import type { SampleWindowResponse } from '../proto/generated/jukebox/v1/SampleWindowResponse.js';
 import type { DecodeRequest__Output } from '../proto/generated/jukebox/v1/DecodeRequest.js';
 import type { DecodeResponse } from '../proto/generated/jukebox/v1/DecodeResponse.js';
@@ -15,7 +16,7 @@ import { readModelFolder, verifyModelFiles, type ModelFolder } from '../models/m
 import { InferenceError, InferencePool } from './inference-pool.js';
 import { WorkerMetrics } from './metrics.js';
 import type { ExecutionProvider } from './onnx-runtime.js';
-import type { WindowTask } from './window-sampler.js';
+import type { WindowBatch } from './window-sampler.js';
 
 export const WORKER_SERVICE = 'jukebox.v1.Worker';
 
@@ -37,8 +38,10 @@ export interface WorkerOptions {
   decode?: boolean;
   /** @default 'cpu' */
   provider?: ExecutionProvider;
-  /** Inference threads = windows sampled at once. @default 1 */
+  /** Inference threads = batches (of windows) sampled at once. @default 1 */
   threads?: number;
+  /** Most sample rows one SampleWindow batch may hold, all its windows together (Describe's max_batch_rows). @default 16 */
+  maxBatchRows?: number;
   /** @default 1 */
   intraOpThreads?: number;
   /** @default '127.0.0.1' */
@@ -76,6 +79,9 @@ export class JukeboxWorker {
     const model = await readModelFolder(opts.modelDir);
     await verifyModelFiles(model);
     const levels = opts.levels ?? model.manifest.levels.map((l) => l.level);
+    if (opts.maxBatchRows !== undefined && !(Number.isInteger(opts.maxBatchRows) && opts.maxBatchRows >= 1)) {
+      throw new Error(`maxBatchRows must be an integer >= 1, got ${opts.maxBatchRows}`);
+    }
     for (const l of levels) {
       if (!model.manifest.levels[l]) throw new Error(`model ${model.manifest.modelId} has no level ${l}`);
     }
@@ -85,6 +91,7 @@ export class JukeboxWorker {
       decode: opts.decode ?? true,
       provider: opts.provider ?? 'cpu',
       threads: opts.threads ?? 1,
+      maxBatchRows: opts.maxBatchRows ?? 16,
       intraOpThreads: opts.intraOpThreads ?? 1,
       host: opts.host ?? '127.0.0.1',
       port: opts.port ?? 0,
@@ -129,6 +136,7 @@ export class JukeboxWorker {
       capacity: this.pool.capacity,
       executionProvider: this.pool.provider,
       decodes: this.options.decode,
+      maxBatchRows: this.options.maxBatchRows,
     };
   }
 
@@ -146,32 +154,58 @@ export class JukeboxWorker {
     return null;
   }
 
-  private validateWindow(req: SampleWindowRequest__Output): string | null {
-    const lm = this.model.manifest.levels[req.level];
-    const rows = req.labels.length;
-    if (rows < 1) return 'labels: at least one row is required';
-    if (req.sampleIds.length !== rows) return `sample_ids: ${req.sampleIds.length} ids for ${rows} rows`;
-    if (req.context.length !== 0 && req.context.length !== rows) return `context: ${req.context.length} rows for ${rows} label rows`;
-    const ctx = req.context[0]?.tokens.length ?? 0;
-    if (req.context.some((r) => r.tokens.length !== ctx)) return 'context: rows differ in length';
-    if (req.newTokens < 1 || ctx + req.newTokens > lm.nCtx) return `new_tokens: ${req.newTokens} with ${ctx} context tokens exceeds n_ctx ${lm.nCtx}`;
-    if (req.labels.some((r) => r.tokens.length !== lm.labelLength)) return `labels: each row needs ${lm.labelLength} values`;
+  /** One window of a batch; messages name the field as windows[i].field. Returns its context length or an error. */
+  private validateItem(level: number, item: WindowItem__Output, w: number): { ctx: number } | { error: string } {
+    const lm = this.model.manifest.levels[level];
+    const vocab = lm.codebookSize + lm.vocabOffset;
+    const at = (field: string, msg: string): { error: string } => ({
+      error: `windows[${w}].${field}: ${msg}${item.jobId ? ` (job ${item.jobId}, window ${item.windowIndex})` : ''}`,
+    });
+    const rows = item.labels.length;
+    if (rows < 1) return at('labels', 'at least one row is required');
+    if (item.sampleIds.length !== rows) return at('sample_ids', `${item.sampleIds.length} ids for ${rows} rows`);
+    if (item.context.length !== 0 && item.context.length !== rows) return at('context', `${item.context.length} rows for ${rows} label rows`);
+    const ctx = item.context[0]?.tokens.length ?? 0;
+    if (item.context.some((r) => r.tokens.length !== ctx)) return at('context', 'rows differ in length');
+    if (item.labels.some((r) => r.tokens.length !== lm.labelLength)) return at('labels', `each row needs ${lm.labelLength} values`);
     if (lm.conditioning.upper) {
-      const ratio = this.model.manifest.levels[req.level + 1].hopLength / lm.hopLength;
-      if (req.upper.length !== rows || req.upper.some((r) => r.tokens.length !== lm.nCtx / ratio)) {
-        return `upper: level ${req.level} needs ${lm.nCtx / ratio} upper-level tokens per row`;
+      const ratio = this.model.manifest.levels[level + 1].hopLength / lm.hopLength;
+      if (item.upper.length !== rows || item.upper.some((r) => r.tokens.length !== lm.nCtx / ratio)) {
+        return at('upper', `level ${level} needs ${lm.nCtx / ratio} upper-level tokens per row`);
       }
     }
-    if (req.start < 0) return `start: must be >= 0, got ${req.start}`;
+    if (item.start < 0) return at('start', `must be >= 0, got ${item.start}`);
     const outside = (rows: Rows, limit: number): boolean => rows.some((r) => r.tokens.some((x) => x < 0 || x >= limit));
-    if (outside(req.context, lm.codebookSize)) return `context: tokens must be in 0..${lm.codebookSize - 1}`;
-    if (lm.conditioning.upper && outside(req.upper, this.model.manifest.levels[req.level + 1].codebookSize)) {
-      return `upper: tokens must be in 0..${this.model.manifest.levels[req.level + 1].codebookSize - 1}`;
+    if (outside(item.context, lm.codebookSize)) return at('context', `tokens must be in 0..${lm.codebookSize - 1}`);
+    if (lm.conditioning.upper) {
+      const upperCodebook = this.model.manifest.levels[level + 1].codebookSize;
+      if (outside(item.upper, upperCodebook)) return at('upper', `tokens must be in 0..${upperCodebook - 1}`);
     }
-    if (!/^\d+$/.test(req.seed) || BigInt(req.seed) >= 2n ** 64n) return `seed: "${req.seed}" is not an unsigned 64-bit integer`;
-    if (!(req.temperature > 0)) return `temperature: must be > 0, got ${req.temperature}`;
-    if (!(req.topP > 0 && req.topP <= 1)) return `top_p: must be in (0, 1], got ${req.topP}`;
-    if (req.topK < 0 || req.topK > lm.codebookSize + lm.vocabOffset) return `top_k: must be in 0..${lm.codebookSize}, got ${req.topK}`;
+    if (!/^\d+$/.test(item.seed) || BigInt(item.seed) >= 2n ** 64n) return at('seed', `"${item.seed}" is not an unsigned 64-bit integer`);
+    if (!(item.temperature > 0)) return at('temperature', `must be > 0, got ${item.temperature}`);
+    if (!(item.topP > 0 && item.topP <= 1)) return at('top_p', `must be in (0, 1], got ${item.topP}`);
+    if (item.topK < 0 || item.topK > vocab) return at('top_k', `must be in 0..${vocab}, got ${item.topK}`);
+    return { ctx };
+  }
+
+  /** The whole batch: its size, every window, and what the windows must share (one prefill, one step loop). */
+  private validateBatch(req: SampleWindowRequest__Output): string | null {
+    const lm = this.model.manifest.levels[req.level];
+    if (req.windows.length < 1) return 'windows: at least one window is required';
+    // Checked first: cheap, and it bounds the work of checking the rest.
+    const total = req.windows.reduce((n, w) => n + w.labels.length, 0);
+    if (total > this.options.maxBatchRows) {
+      return `windows: ${total} rows in all (${req.windows.length} windows) exceed this worker's max_batch_rows ${this.options.maxBatchRows}`;
+    }
+    let ctx = -1;
+    for (let w = 0; w < req.windows.length; w++) {
+      const checked = this.validateItem(req.level, req.windows[w], w);
+      if ('error' in checked) return checked.error;
+      if (ctx < 0) ctx = checked.ctx;
+      else if (checked.ctx !== ctx) return `windows[${w}].context: ${checked.ctx} tokens per row, but windows[0] has ${ctx}; a batch shares one context length`;
+    }
+    if (req.newTokens < 1) return `new_tokens: must be >= 1, got ${req.newTokens}`;
+    if (ctx + req.newTokens > lm.nCtx) return `new_tokens: ${req.newTokens} with ${ctx} context tokens exceeds n_ctx ${lm.nCtx}`;
     return null;
   }
 
@@ -187,42 +221,48 @@ export class JukeboxWorker {
         };
         const pre = this.precondition(req.modelHash, req.level);
         if (pre) return fail(pre);
-        const invalid = this.validateWindow(req);
+        const invalid = this.validateBatch(req);
         if (invalid) return fail(statusError(grpc.status.INVALID_ARGUMENT, invalid));
 
-        const task: WindowTask = {
+        const batch: WindowBatch = {
           level: req.level,
-          start: req.start,
-          context: toInt32Rows(req.context),
           newTokens: req.newTokens,
-          upper: req.upper.length > 0 ? toInt32Rows(req.upper) : null,
-          labels: toInt32Rows(req.labels),
-          seed: BigInt(req.seed),
-          sampling: { temperature: req.temperature, topK: req.topK, topP: req.topP },
-          sampleIds: req.sampleIds,
+          items: req.windows.map((w) => ({
+            start: w.start,
+            context: toInt32Rows(w.context),
+            upper: w.upper.length > 0 ? toInt32Rows(w.upper) : null,
+            labels: toInt32Rows(w.labels),
+            seed: BigInt(w.seed),
+            sampling: { temperature: w.temperature, topK: w.topK, topP: w.topP },
+            sampleIds: w.sampleIds,
+          })),
         };
         const level = String(req.level);
+        const windows = batch.items.length;
         let started: ReturnType<InferencePool['sample']>;
         try {
-          started = this.pool.sample(task, (fresh, tokensDone) => {
+          started = this.pool.sample(batch, (fresh, tokensDone) => {
             call.write({ progress: { tokensDone, rows: toProtoRows(fresh) } });
           });
         } catch (err) {
           return fail(inferenceStatus(err as Error));
         }
         const { result, cancel } = started;
-        this.metrics.windowsRunning.inc({ level });
+        this.metrics.windowsRunning.inc({ level }, windows);
         call.on('cancelled', cancel);
         result.then(
           ({ rows, timing }) => {
-            this.metrics.windowsRunning.dec({ level });
+            this.metrics.windowsRunning.dec({ level }, windows);
             this.metrics.tokens.inc({ level }, req.newTokens * rows.length);
-            this.metrics.windowSeconds.observe({ level }, timing.seconds);
+            this.metrics.batchRows.observe({ level }, rows.length);
+            this.metrics.batchWindows.observe({ level }, windows);
+            // Every window of the batch took the batch's wall time.
+            for (let w = 0; w < windows; w++) this.metrics.windowSeconds.observe({ level }, timing.seconds);
             call.write({ result: { rows: toProtoRows(rows), seconds: timing.seconds, prefillSeconds: timing.prefillSeconds } });
             call.end();
           },
           (err: Error) => {
-            this.metrics.windowsRunning.dec({ level });
+            this.metrics.windowsRunning.dec({ level }, windows);
             fail(inferenceStatus(err));
           },
         );

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { outputPaths } from '../../client/output-paths.js';
-import { formatProgress } from '../../client/progress.js';
+import { formatDuration, statusLine, formatProgress } from '../../client/progress.js';
 import type { JobView } from '../../client/coordinator-client.js';
 
 test('output paths: FILE.wav for one sample, FILE-k.wav for several', () => {
@@ -13,6 +13,9 @@ test('output paths: FILE.wav for one sample, FILE-k.wav for several', () => {
 test('progress: one line per level, top first, then decoding', () => {
   const job = {
     state: 'JOB_STATE_RUNNING',
+    mode: 'JOB_MODE_EXACT',
+    priority: 5,
+    queuePosition: 0,
     decodeChunksDone: 0,
     decodeChunksTotal: 3,
     levels: [
@@ -22,9 +25,19 @@ test('progress: one line per level, top first, then decoding', () => {
     ],
   } as unknown as JobView;
   const lines = formatProgress(job);
-  assert.equal(lines.length, 4);
+  assert.equal(lines.length, 5);
   assert.match(lines[0], /^level 2 .*  0% windows 0\/1/);
   assert.match(lines[1], /^level 1 \[#{30}\] 100% windows 2\/2 .* 500 tok\/s/);
   assert.match(lines[2], /^level 0 .* 25% windows 1\/4  tokens 64\/256/);
   assert.match(lines[3], /^decode .* chunks 0\/3  RUNNING/);
+  assert.equal(lines[4], 'exact  priority 5');
+});
+
+test('status line: mode and segments, queue position, ETA', () => {
+  const base = { state: 'JOB_STATE_QUEUED', mode: 'JOB_MODE_SHARDED', segments: [8, 4, 1], priority: 7, queuePosition: 2 } as unknown as JobView;
+  assert.equal(statusLine(base), 'sharded, segments 8,4,1  priority 7  queued: position 2');
+  const running = { ...base, state: 'JOB_STATE_RUNNING', queuePosition: 0, etaSeconds: 3725 } as JobView;
+  assert.equal(statusLine(running), 'sharded, segments 8,4,1  priority 7  ETA 1 h 02 min');
+  assert.equal(formatDuration(59.4), '59 s');
+  assert.equal(formatDuration(61), '1 min 01 s');
 });

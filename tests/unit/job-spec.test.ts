@@ -50,6 +50,11 @@ test('a valid request gives a spec with sampling for every level', () => {
       { temperature: 0.99, topK: 0, topP: 1 },
       { temperature: 0.99, topK: 10, topP: 1 },
     ],
+    // Defaults: Jukebox's own windows, one segment per level, the default priority.
+    mode: 'exact',
+    segments: [1, 1, 1],
+    segmentOverlap: 0.25,
+    priority: 5,
   });
   assert.equal(validateJobRequest(request({ model: '' }), manifest).model, 'tiny', 'an empty model means the one served');
 });

@@ -87,9 +87,9 @@ test('tiny, 3 s: every level, hand-computed', () => {
   // Level 0: starts 0 … 5824, then 5888 moves to 5872 (primed 5952 - 5872 = 80, adds 48).
   assert.deepEqual(rows(plan.levels[0]), regular(128, 64, 92, 4, [5872, 6000, 80, 48, 1468, 1500]));
   assert.deepEqual(planWork(plan), [
-    { level: 0, windows: 93, newTokens: 6000, prefillTokens: 91 * 64 + 80 },
-    { level: 1, windows: 23, newTokens: 1500, prefillTokens: 21 * 64 + 100 },
-    { level: 2, windows: 17, newTokens: 375, prefillTokens: 15 * 112 + 121 },
+    { level: 0, windows: 93, segments: 1, newTokens: 6000, prefillTokens: 91 * 64 + 80 },
+    { level: 1, windows: 23, segments: 1, newTokens: 1500, prefillTokens: 21 * 64 + 100 },
+    { level: 2, windows: 17, segments: 1, newTokens: 375, prefillTokens: 15 * 112 + 121 },
   ]);
 });
 

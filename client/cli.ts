@@ -5,7 +5,12 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { ServiceError } from '@grpc/grpc-js';
 import { DEFAULT_MODEL_DIR, readModelFolder } from '../models/model-folder.js';
-import { planSong, planWork } from '../shared/plan.js';
+import { planSong, planWork, type SegmentLayout } from '../shared/plan.js';
+import { validateJobRequest } from '../shared/job-spec.js';
+import { analysePlan, relativeStepCost, scheduleBounds } from '../shared/critical-path.js';
+import type { JobSpec, Manifest } from '../shared/types.js';
+import { resolveLayout } from '../coordinator/coordinator.js';
+import { simulate } from '../coordinator/simulation.js';
 import { JukeboxWorker } from '../worker/worker-server.js';
 import { Coordinator } from '../coordinator/coordinator.js';
 import { CoordinatorClient, isTerminal, type JobView, type SubmitRequest } from './coordinator-client.js';
@@ -200,15 +205,41 @@ addJobOptions(
 
 program
   .command('plan')
-  .description('print the window plan of a song without rendering it')
+  .description('print the window plan of a song (and the segments of sharded mode) without rendering it')
   .requiredOption('--seconds <s>', 'song length in seconds', num('--seconds'))
   .option('--model <dir>', 'model folder', DEFAULT_MODEL_DIR)
+  .addOption(new Option('--mode <m>', 'exact or sharded').choices(['exact', 'sharded']).default('exact'))
+  .option('--segments <n>', 'sharded: segments per level, one count or "n0,n1" (0 = automatic)', perLevel)
+  .option('--overlap <f>', 'sharded: warm-up of each segment as a fraction of n_ctx', num('--overlap'))
+  .option('--workers <w>', 'workers to model (and, with automatic segments, to plan for)', positiveInt('--workers'), 2)
+  .option('--max-batch-rows <n>', 'rows per worker batch, for automatic segments', positiveInt('--max-batch-rows'), 16)
   .option('--json', 'JSON output (the default; kept for scripts)')
-  .action(async (flags: { seconds: number; model: string }) => {
+  .action(async (flags: { seconds: number; model: string; mode: string; segments?: number[]; overlap?: number; workers: number; maxBatchRows: number }) => {
+    setQuiet(true);
     const { manifest } = await readModelFolder(flags.model);
-    const plan = planSong(manifest, flags.seconds);
+    const spec = validateJobRequest(
+      {
+        model: manifest.modelId,
+        artist: Object.keys(manifest.labels.artists)[0] ?? '',
+        genres: [],
+        lyrics: '',
+        durationSeconds: flags.seconds,
+        samples: 1,
+        seed: 0,
+        sampling: [],
+        mode: flags.mode,
+        segments: segmentsFlag(flags.segments, manifest.levels.length),
+        segmentOverlap: flags.overlap,
+      },
+      manifest,
+    );
+    const exact = planSong(manifest, flags.seconds);
+    const layout = resolveLayout(spec, manifest, exact.totalSamples, () => flags.workers * flags.maxBatchRows);
+    const plan = layout ? planSong(manifest, flags.seconds, layout) : exact;
     const work = planWork(plan);
+    const model = await modelSpeedup(manifest, spec, layout, flags.workers);
     const out = {
+      mode: plan.mode,
       sampleRate: plan.sampleRate,
       totalSamples: plan.totalSamples,
       levels: plan.levels.map((lp, i) => ({
@@ -217,12 +248,36 @@ program
         nCtx: lp.nCtx,
         hop: lp.hop,
         totalTokens: lp.totalTokens,
-        windows: lp.windows.map((w) => ({ start: w.start, end: w.end, newTokens: w.newTokens })),
+        overlap: lp.overlap,
+        segments: lp.segments.map((sg) => ({ start: sg.start, end: sg.end, ownStart: sg.ownStart, ownEnd: sg.ownEnd, windows: sg.windows.length })),
+        windows: lp.windows.map((w) => ({ segment: w.segment, start: w.start, end: w.end, newTokens: w.newTokens })),
         work: work[i],
       })),
+      model,
     };
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
   });
+
+/**
+ * The plan's modelled makespan on `workers` workers (one window at a time, a step costing layers × width²): the
+ * real dispatcher on simulated workers, against Jukebox's level-after-level order on one worker.
+ */
+async function modelSpeedup(manifest: Manifest, spec: JobSpec, layout: SegmentLayout | undefined, workers: number): Promise<object> {
+  const stepMs = manifest.levels.map((lm) => relativeStepCost(lm));
+  const serial = analysePlan(planSong(manifest, spec.durationSeconds), stepMs).work;
+  const fixed = layout ? { ...spec, segments: layout.segments } : spec;
+  const r = await simulate({ manifest, workers: Array.from({ length: workers }, () => ({ stepMs, levels: manifest.levels.map((l) => l.level) })), jobs: [{ spec: fixed }], stepCost: stepMs });
+  const { job, makespanMs } = r.jobs[0];
+  const bounds = scheduleBounds(analysePlan(job.plan, stepMs), workers);
+  return {
+    workers,
+    assumptions: 'each worker runs one window at a time; a step costs layers × width² (relative units); decoding not counted',
+    levelAfterLevelOnOneWorker: Number(serial.toFixed(2)),
+    makespan: Number(makespanMs.toFixed(2)),
+    lowerBound: Number(bounds.simple.toFixed(2)),
+    speedup: Number((serial / makespanMs).toFixed(2)),
+  };
+}
 
 program
   .command('worker')

@@ -361,6 +361,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       this.workers.release(worker);
       return;
     }
+    this.metrics.batchRows.observe({ level: levelLabel }, items.reduce((n, it) => n + it.labels.length, 0));
     const bc: BatchCall = { live: new Set(sent.map((o) => o.job.id)) };
     const untrack = this.track(sent.map((o) => o.job), bc);
     const startedAt = this.clock.now();
@@ -379,6 +380,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       stallTimer?.cancel();
       untrack();
       this.workers.release(worker);
+      if (!failure) this.metrics.batchSeconds.observe({ level: levelLabel }, (this.clock.now() - startedAt) / 1000);
       let offset = 0;
       for (const o of sent) {
         const n = o.job.spec.samples;

@@ -20,6 +20,20 @@ export class CoordinatorMetrics {
     buckets: [0.01, 0.03, 0.1, 0.3, 1, 3, 10, 30, 100, 300, 1000],
     registers: [this.registry],
   });
+  readonly batchRows = new Histogram({
+    name: 'jukebox_batch_rows',
+    help: 'Rows of one SampleWindow batch (windows of any jobs sampled together)',
+    labelNames: ['level'],
+    buckets: [1, 2, 4, 8, 16, 32, 64],
+    registers: [this.registry],
+  });
+  readonly batchSeconds = new Histogram({
+    name: 'jukebox_batch_duration_seconds',
+    help: 'Wall time of one SampleWindow batch as the coordinator sees it (gRPC included)',
+    labelNames: ['level'],
+    buckets: [0.01, 0.03, 0.1, 0.3, 1, 3, 10, 30, 100, 300, 1000],
+    registers: [this.registry],
+  });
   readonly windowsQueued = new Gauge({
     name: 'jukebox_windows_queued',
     help: 'Windows whose inputs exist, waiting for a worker',

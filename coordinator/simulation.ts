@@ -14,6 +14,7 @@ import { CoordinatorMetrics } from './metrics.js';
 import { WorkerDirectory } from './worker-directory.js';
 import { resolveLayout } from './coordinator.js';
 import type { TaskFailure } from './retry.js';
+import type { ResolvedLabels } from '../shared/labels.js';
 import type { BatchHandlers, DecodeJob, RemoteCall, WindowBatch, WorkerConnection, WorkerInfo } from './worker-connection.js';
 
 export interface SimulatedWorkerSpec {
@@ -127,6 +128,14 @@ export interface SimulationJob {
   spec: JobSpec;
   /** Milliseconds after the start at which it is submitted. @default 0 */
   submitAtMs?: number;
+  /** Label ids per level. @default artist 0, no genres, no lyrics */
+  labels?: ResolvedLabels[];
+}
+
+/** Something to do at a simulated time, with the dispatcher and the jobs submitted so far (tests: cancel, inspect). */
+export interface SimulationAction {
+  atMs: number;
+  run: (dispatcher: Dispatcher, jobs: JobRecord[]) => void;
 }
 
 export interface SimulationOptions {
@@ -139,6 +148,7 @@ export interface SimulationOptions {
   faults?: FaultPlan;
   /** Relative step cost per level for the critical-path order: the true costs unless told otherwise. */
   stepCost?: number[];
+  actions?: SimulationAction[];
 }
 
 export interface SimulatedJobResult {
@@ -188,9 +198,10 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
         if (result.firstTaskMs === undefined && job.startedMs !== undefined) result.firstTaskMs = job.startedMs - submitted;
         if (TERMINAL_STATES.has(job.state) && Number.isNaN(result.makespanMs)) result.makespanMs = clock.now() - submitted;
       });
-      dispatcher.add(job, { manifest, labels: manifest.levels.map(() => ({ artistId: 0, genreIds: [], lyricIds: [] })) });
+      dispatcher.add(job, { manifest, labels: sj.labels ?? manifest.levels.map(() => ({ artistId: 0, genreIds: [], lyricIds: [] })) });
     }, sj.submitAtMs ?? 0);
   });
+  for (const a of opts.actions ?? []) clock.setTimer(() => a.run(dispatcher, results.filter(Boolean).map((r) => r.job)), a.atMs);
   await clock.run(() => results.length === opts.jobs.length && results.every((r) => r && TERMINAL_STATES.has(r.job.state)));
   dispatcher.close();
   return { jobs: results, makespanMs: clock.now(), workers, clock };

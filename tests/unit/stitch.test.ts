@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LevelTokens } from '../../shared/stitch.js';
+import { LevelStream, LevelTokens } from '../../shared/stitch.js';
 import { planSong } from '../../shared/plan.js';
 import { TINY_SHAPE } from './helpers.js';
 
@@ -74,4 +74,31 @@ test('running a whole plan through the store: contexts are what the windows expe
     assert.ok(stores[l].complete);
     assert.deepEqual(Array.from(stores[l].row(1)), Array.from({ length: lp.totalTokens }, (_, i) => value(1, l, i)));
   }
+});
+
+test('a level of segments: each keeps its own part, warm-ups stay out of the level, context comes from the segment', () => {
+  // Segment 0 samples and keeps [0, 6); segment 1 samples [4, 10) and keeps [6, 10): 2 warm-up tokens.
+  const s = new LevelStream(1, 10, [
+    { start: 0, end: 6, ownStart: 0, ownEnd: 6 },
+    { start: 4, end: 10, ownStart: 6, ownEnd: 10 },
+  ]);
+  s.append(1, 4, [[40, 50, 60]]);
+  assert.equal(s.sampledEnd(1), 7);
+  assert.equal(s.length, 0, 'nothing from position 0 yet');
+  assert.equal(s.has(6, 7), true, 'segment 1 has its first kept token');
+  assert.equal(s.has(4, 7), false, 'positions 4 and 5 belong to segment 0');
+  assert.deepEqual(rowsOf(s.context(1, 4, 7)), [[40, 50, 60]], "the segment's own warm-up is its context");
+  s.append(0, 0, [[1, 2, 3, 4, 5, 6]]);
+  assert.equal(s.length, 7);
+  assert.deepEqual(rowsOf(s.range(3, 7)), [[4, 5, 6, 60]], 'the splice: segment 0 up to 6, then segment 1');
+  assert.throws(() => s.range(0, 8), /do not all exist/);
+  assert.throws(() => s.append(1, 8, [[1]]), /wrong context/, 'a segment appends where it ends');
+  s.append(1, 7, [[70, 80, 90]]);
+  assert.equal(s.complete, true);
+  assert.deepEqual(rowsOf(s.range(0, 10)), [[1, 2, 3, 4, 5, 6, 60, 70, 80, 90]]);
+});
+
+test('segments must tile the level', () => {
+  assert.throws(() => new LevelStream(1, 10, [{ start: 0, end: 5, ownStart: 0, ownEnd: 5 }]), /own 5 of 10/);
+  assert.throws(() => new LevelStream(1, 10, [{ start: 0, end: 6, ownStart: 0, ownEnd: 6 }, { start: 5, end: 10, ownStart: 7, ownEnd: 10 }]), /consecutive/);
 });

@@ -7,7 +7,7 @@ import { encodeWav } from '../shared/wav.js';
 import type { Manifest } from '../shared/types.js';
 import { log } from '../server/log.js';
 import { readyTasks, isComplete, samplingComplete, taskKey, type Task } from './scheduler.js';
-import { scheduleOrder, queuePositions, type Candidate, type JobShare } from './schedule-order.js';
+import { batchOrder, scheduleOrder, queuePositions, type BatchCandidate, type JobShare } from './schedule-order.js';
 import { decideRetry, type RetryPolicy, type TaskFailure } from './retry.js';
 import { TERMINAL_STATES, transition, type JobRecord, type JobState, type JobStore } from './job.js';
 import { realClock, type Clock, type Timer } from './clock.js';
@@ -196,7 +196,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
 
   private pumpOnce(): void {
     const now = this.clock.now();
-    const candidates: Candidate<Offer>[] = [];
+    const candidates: BatchCandidate<Offer>[] = [];
     const shares: JobShare[] = [];
     const waiting = new Map<string, Task[]>();
     for (const job of this.active()) {
@@ -214,13 +214,21 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
             tail: node >= 0 ? job.analysis.tail[node] : 0,
             cost: node >= 0 ? job.analysis.nodes[node].cost * job.spec.samples : DECODE_COST,
             item: { job, task, key },
+            batchKey: task.kind === 'window' && !job.runAlone.has(key) ? `${job.modelHash}|${task.level}|${task.window.contextTokens}|${task.window.newTokens}` : '',
+            rows: job.spec.samples,
+            jobMaxTail: 0,
           });
         }
         shares.push({ jobId: job.id, priority: job.spec.priority, virtualTime: job.virtualTime, seq: job.seq });
       });
     }
-    const ordered = scheduleOrder(candidates, shares);
-    const taken = new Set<Candidate<Offer>>();
+    // Each job's longest remaining path: its ready work's and its running windows' tails.
+    const maxTail = new Map<string, number>();
+    for (const job of this.active()) maxTail.set(job.id, Math.max(0, ...job.runningTails.values()));
+    for (const c of candidates) maxTail.set(c.jobId, Math.max(maxTail.get(c.jobId) ?? 0, c.tail));
+    for (const c of candidates) c.jobMaxTail = maxTail.get(c.jobId) ?? 0;
+    const ordered = batchOrder(scheduleOrder(candidates, shares) as BatchCandidate<Offer>[], this.workers.maxBatchRows());
+    const taken = new Set<BatchCandidate<Offer>>();
     const unserved = new Map<string, Task>();
     ordered.forEach((c, i) => {
       if (taken.has(c)) return;
@@ -352,6 +360,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
         items.push(this.windowItem(o.job, task));
         const seg = o.job.levels[level].segments[task.window.segment];
         seg.running = true;
+        o.job.runningTails.set(o.key, o.job.analysis.tail[o.job.analysis.levelOffset[level] + task.flat]);
         o.job.timing[level].firstStartMs ??= this.clock.now();
         this.metrics.windowsRunning.inc({ level: levelLabel });
         sent.push(o);
@@ -414,6 +423,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     const task = o.task as Extract<Task, { kind: 'window' }>;
     const { level, window: w } = task;
     job.partial.delete(key);
+    job.runningTails.delete(key);
     const seg = job.levels[level].segments[w.segment];
     seg.running = false;
     if (TERMINAL_STATES.has(job.state) || this.closed) return;

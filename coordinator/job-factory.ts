@@ -36,6 +36,7 @@ export function createJob(n: NewJob): JobRecord {
     levels: initialProgress(plan),
     timing: plan.levels.map(() => ({ newTokensDone: 0 })),
     partial: new Map(),
+    runningTails: new Map(),
     costDone: 0,
     decodeChunks,
     decode: { done: decodeChunks.map(() => false), running: decodeChunks.map(() => false) },

@@ -59,6 +59,8 @@ export interface JobRecord {
   tokens: LevelStream[];
   levels: LevelProgressState[];
   timing: LevelTiming[];
+  /** Critical-path tails of the job's running windows, by task key. */
+  runningTails: Map<string, number>;
   /** Tokens streamed by running windows but not yet stitched, per task key (progress display only). */
   partial: Map<string, { level: number; tokens: number }>;
   /** Cost of the windows done so far (relative units, as analysis). */

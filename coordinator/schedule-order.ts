@@ -46,6 +46,42 @@ export function scheduleOrder<T>(candidates: readonly Candidate<T>[], jobs: read
   return out;
 }
 
+/** A window on a job's longest remaining path (within this fraction of it) is critical: it never waits for a batch. */
+export const CRITICAL_FRACTION = 0.9;
+
+export interface BatchCandidate<T> extends Candidate<T> {
+  /** Windows with the same key may ride in one batch ('' = never batched: decode chunks). */
+  batchKey: string;
+  rows: number;
+  /** The longest tail among the job's ready and running work. */
+  jobMaxTail: number;
+}
+
+/**
+ * The order in which free workers open batches: critical work (a window within CRITICAL_FRACTION of its job's
+ * longest remaining path, and decode chunks) in schedule order first, then the rest by the rows its batch would
+ * hold, fullest first. Work off the critical path has slack; spending a worker on a full batch rather than a thin
+ * one gets more tokens per session.run, and the thin groups fill up while they wait.
+ */
+export function batchOrder<T>(ordered: readonly BatchCandidate<T>[], maxBatchRows: number, fraction = CRITICAL_FRACTION): BatchCandidate<T>[] {
+  const critical: BatchCandidate<T>[] = [];
+  const groups = new Map<string, { rows: number; first: number; items: BatchCandidate<T>[] }>();
+  ordered.forEach((c, i) => {
+    if (c.batchKey === '' || c.tail >= fraction * c.jobMaxTail) {
+      critical.push(c);
+      return;
+    }
+    const g = groups.get(c.batchKey) ?? { rows: 0, first: i, items: [] };
+    g.rows += c.rows;
+    g.items.push(c);
+    groups.set(c.batchKey, g);
+  });
+  // A group fuller than a batch can hold is worth one full batch.
+  const size = (g: { rows: number }): number => Math.min(g.rows, maxBatchRows);
+  const rest = [...groups.values()].sort((a, b) => size(b) - size(a) || a.first - b.first).flatMap((g) => g.items);
+  return [...critical, ...rest];
+}
+
 /** 1-based positions of jobs that have not started: higher priority first, then submission order. */
 export function queuePositions(queued: readonly Pick<JobShare, 'jobId' | 'priority' | 'seq'>[]): Map<string, number> {
   const sorted = [...queued].sort((a, b) => (a.priority !== b.priority ? b.priority - a.priority : a.seq - b.seq));

@@ -118,6 +118,11 @@ export class WorkerDirectory {
     return this.list().reduce((n, e) => (e.info && this.fits(e.info, { modelHash, level }) ? n + e.info.capacity * e.info.maxBatchRows : n), 0);
   }
 
+  /** The largest batch any worker that is up takes (1 when none is). */
+  maxBatchRows(): number {
+    return this.list().reduce((m, e) => Math.max(m, e.info?.maxBatchRows ?? 1), 1);
+  }
+
   /** Levels (and 'decode') of a model that no known worker has ever offered: a job for them could never run. */
   missingFor(modelHash: string, levels: number[]): (number | 'decode')[] {
     const offered = this.list().flatMap((e) => (e.lastInfo ? [e.lastInfo] : []));

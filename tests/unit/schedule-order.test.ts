@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { scheduleOrder, queuePositions, admissionRefusal, type Candidate, type JobShare } from '../../coordinator/schedule-order.js';
+import { batchOrder, scheduleOrder, queuePositions, admissionRefusal, type BatchCandidate, type Candidate, type JobShare } from '../../coordinator/schedule-order.js';
 
 const c = (jobId: string, tail: number, cost = 1): Candidate<string> => ({ jobId, tail, cost, item: `${jobId}:${tail}` });
 const share = (jobId: string, priority = 5, virtualTime = 0, seq = 0): JobShare => ({ jobId, priority, virtualTime, seq });
@@ -41,4 +41,12 @@ test('admission: jobs and rows limits, with a message', () => {
   assert.equal(admissionRefusal(1, 4, 4, limits), null);
   assert.match(admissionRefusal(2, 2, 1, limits)!, /2 unfinished jobs.*max pending jobs 2/);
   assert.match(admissionRefusal(1, 6, 4, limits)!, /4 more sample rows.*limit of 8/);
+});
+
+test('batch order: critical work first in schedule order, then the fullest groups of the rest', () => {
+  const b = (item: string, tail: number, batchKey: string, jobMaxTail = 100): BatchCandidate<string> => ({ jobId: 'j', tail, cost: 1, item, batchKey, rows: 1, jobMaxTail });
+  const ordered = [b('top', 100, 'L2'), b('l1a', 50, 'L1'), b('l0a', 40, 'L0'), b('l0b', 30, 'L0'), b('dec', 0, ''), b('l0c', 20, 'L0'), b('l1b', 95, 'L1')];
+  assert.deepEqual(batchOrder(ordered, 16).map((c) => c.item), ['top', 'dec', 'l1b', 'l0a', 'l0b', 'l0c', 'l1a']);
+  // With batches of one row, group sizes do not matter: schedule order stands.
+  assert.deepEqual(batchOrder(ordered, 1).map((c) => c.item), ['top', 'dec', 'l1b', 'l1a', 'l0a', 'l0b', 'l0c']);
 });

@@ -7,7 +7,7 @@ import { encodeWav } from '../shared/wav.js';
 import type { Manifest } from '../shared/types.js';
 import { log } from '../server/log.js';
 import { readyTasks, isComplete, samplingComplete, taskKey, type Task } from './scheduler.js';
-import { batchOrder, scheduleOrder, queuePositions, type BatchCandidate, type JobShare } from './schedule-order.js';
+import { batchOrder, holdUntil, scheduleOrder, queuePositions, type BatchCandidate, type JobShare } from './schedule-order.js';
 import { decideRetry, type RetryPolicy, type TaskFailure } from './retry.js';
 import { TERMINAL_STATES, transition, type JobRecord, type JobState, type JobStore } from './job.js';
 import { realClock, type Clock, type Timer } from './clock.js';
@@ -67,7 +67,12 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   private pumpAgain = false;
   private closed = false;
   private retryTimer?: Timer;
+  private holdTimer?: { at: number; timer: Timer };
   private seq = 0;
+  /** Batches in flight: level, model, expected end. */
+  private readonly inFlight = new Set<{ modelHash: string; level: number; expectedEndMs: number }>();
+  /** Typical batch duration per model and level (moving average), for holding thin batches. */
+  private readonly batchMs = new Map<string, number>();
 
   constructor(
     private readonly store: JobStore,
@@ -204,6 +209,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       this.guard(job, 'finding its ready work', () => {
         for (const task of readyTasks(job.plan, job.levels, (l, a, b) => job.tokens[l].has(a, b), job.decodeChunks, job.decode)) {
           const key = taskKey(task);
+          if (!job.readySince.has(key)) job.readySince.set(key, now);
           if ((job.retryAt.get(key) ?? 0) > now) {
             waiting.get(job.id)!.push(task);
             continue;
@@ -230,8 +236,9 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     const ordered = batchOrder(scheduleOrder(candidates, shares) as BatchCandidate<Offer>[], this.workers.maxBatchRows());
     const taken = new Set<BatchCandidate<Offer>>();
     const unserved = new Map<string, Task>();
+    const held = new Set<string>();
     ordered.forEach((c, i) => {
-      if (taken.has(c)) return;
+      if (taken.has(c) || held.has(c.batchKey)) return;
       const { job, task, key } = c.item;
       if (TERMINAL_STATES.has(job.state)) return;
       const req = this.requirement(job, task, key);
@@ -244,14 +251,14 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       taken.add(c);
       if (task.kind === 'decode') {
         this.guard(job, `sending decode chunk ${task.chunk}`, () => {
-          this.started(job, worker, c.cost);
+          this.started(job, worker, c.cost, key);
           this.runDecode(job, task.chunk, worker);
         });
         return;
       }
       const batch = [c];
+      let rows = job.spec.samples;
       if (!job.runAlone.has(key)) {
-        let rows = job.spec.samples;
         for (let k = i + 1; k < ordered.length && rows < worker.info!.maxBatchRows; k++) {
           const o = ordered[k];
           if (taken.has(o) || !this.canJoin(o.item, c.item, worker, rows)) continue;
@@ -260,7 +267,24 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
           rows += o.item.job.spec.samples;
         }
       }
-      for (const b of batch) this.guard(b.item.job, 'starting a window', () => this.started(b.item.job, worker, b.cost));
+      const until = holdUntil({
+        rows,
+        maxRows: worker.info!.maxBatchRows,
+        readySinceMs: Math.min(...batch.map((b) => b.item.job.readySince.get(b.item.key) ?? now)),
+        nowMs: now,
+        typicalBatchMs: this.batchMs.get(`${job.modelHash}|${task.level}`),
+        inFlightEndsMs: [...this.inFlight].filter((f) => f.level === task.level && f.modelHash === job.modelHash).map((f) => f.expectedEndMs),
+      });
+      if (until !== undefined) {
+        // Thin, and same-level windows are about to be ready: leave the worker free and look again then.
+        this.workers.release(worker);
+        for (const b of batch) taken.delete(b);
+        held.add(c.batchKey);
+        for (const b of batch) waiting.get(b.item.job.id)?.push(b.item.task);
+        this.pumpAt(until);
+        return;
+      }
+      for (const b of batch) this.guard(b.item.job, 'starting a window', () => this.started(b.item.job, worker, b.cost, b.item.key));
       this.runBatch(worker, batch.map((b) => b.item).filter((o) => !TERMINAL_STATES.has(o.job.state)));
     });
     let waitingAnywhere = false;
@@ -279,6 +303,17 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     }
   }
 
+  /** Pumps again at `at` (the earliest of the times asked for). */
+  private pumpAt(at: number): void {
+    if (this.holdTimer && this.holdTimer.at <= at) return;
+    this.holdTimer?.timer.cancel();
+    const timer = this.clock.setTimer(() => {
+      this.holdTimer = undefined;
+      this.pump();
+    }, at - this.clock.now());
+    this.holdTimer = { at, timer };
+  }
+
   private requirement(job: JobRecord, task: Task, key: string): WorkerRequirement {
     return { modelHash: job.modelHash, level: task.kind === 'decode' ? 'decode' : task.level, provider: job.provider, avoid: job.failedOn.get(key) };
   }
@@ -295,7 +330,8 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   }
 
   /** Bookkeeping when a task of `job` goes to `worker`. */
-  private started(job: JobRecord, worker: WorkerEntry, cost: number): void {
+  private started(job: JobRecord, worker: WorkerEntry, cost: number, key?: string): void {
+    if (key) job.readySince.delete(key);
     job.provider ??= worker.info?.executionProvider;
     job.startedMs ??= this.clock.now();
     job.virtualTime += cost / job.spec.priority;
@@ -374,6 +410,9 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     const bc: BatchCall = { live: new Set(sent.map((o) => o.job.id)) };
     const untrack = this.track(sent.map((o) => o.job), bc);
     const startedAt = this.clock.now();
+    const typeKey = `${sent[0].job.modelHash}|${level}`;
+    const flight = { modelHash: sent[0].job.modelHash, level, expectedEndMs: startedAt + (this.batchMs.get(typeKey) ?? Infinity) };
+    this.inFlight.add(flight);
     let settled = false;
     let stallTimer: Timer | undefined;
     const armStall = (): void => {
@@ -389,7 +428,13 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       stallTimer?.cancel();
       untrack();
       this.workers.release(worker);
-      if (!failure) this.metrics.batchSeconds.observe({ level: levelLabel }, (this.clock.now() - startedAt) / 1000);
+      this.inFlight.delete(flight);
+      if (!failure) {
+        const ms = this.clock.now() - startedAt;
+        const prev = this.batchMs.get(typeKey);
+        this.batchMs.set(typeKey, prev === undefined ? ms : 0.8 * prev + 0.2 * ms);
+        this.metrics.batchSeconds.observe({ level: levelLabel }, ms / 1000);
+      }
       let offset = 0;
       for (const o of sent) {
         const n = o.job.spec.samples;
@@ -525,6 +570,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   close(): void {
     this.closed = true;
     this.retryTimer?.cancel();
+    this.holdTimer?.timer.cancel();
     for (const set of this.calls.values()) for (const bc of set) bc.call?.cancel();
   }
 }

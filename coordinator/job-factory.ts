@@ -37,6 +37,7 @@ export function createJob(n: NewJob): JobRecord {
     timing: plan.levels.map(() => ({ newTokensDone: 0 })),
     partial: new Map(),
     runningTails: new Map(),
+    readySince: new Map(),
     costDone: 0,
     decodeChunks,
     decode: { done: decodeChunks.map(() => false), running: decodeChunks.map(() => false) },

@@ -59,6 +59,8 @@ export interface JobRecord {
   tokens: LevelStream[];
   levels: LevelProgressState[];
   timing: LevelTiming[];
+  /** clock.now() when each ready task was first seen ready (thin batches wait relative to it). */
+  readySince: Map<string, number>;
   /** Critical-path tails of the job's running windows, by task key. */
   runningTails: Map<string, number>;
   /** Tokens streamed by running windows but not yet stitched, per task key (progress display only). */

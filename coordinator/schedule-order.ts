@@ -82,6 +82,37 @@ export function batchOrder<T>(ordered: readonly BatchCandidate<T>[], maxBatchRow
   return [...critical, ...rest];
 }
 
+/** A thin batch may wait up to this fraction of its level's typical batch time for windows about to be ready. */
+export const BATCH_HOLD_FRACTION = 0.5;
+
+export interface HoldQuestion {
+  /** Rows the batch would hold now, and the most the worker takes. */
+  rows: number;
+  maxRows: number;
+  /** When its oldest window became ready, and now. */
+  readySinceMs: number;
+  nowMs: number;
+  /** How long a batch of this level typically takes (undefined: not measured yet). */
+  typicalBatchMs?: number;
+  /** Expected ends of batches of the same level and model in flight elsewhere (their next windows come then). */
+  inFlightEndsMs: number[];
+}
+
+/**
+ * Whether to leave a thin batch waiting (Triton's dynamic batcher does the same with its queue delay): only when
+ * a batch of the same level is about to finish, so that its jobs' next windows can ride along, and never longer
+ * than BATCH_HOLD_FRACTION of a typical batch after the oldest window became ready. Returns the time to look again,
+ * or undefined to send it now.
+ */
+export function holdUntil(q: HoldQuestion): number | undefined {
+  if (q.rows >= q.maxRows || q.typicalBatchMs === undefined) return undefined;
+  const deadline = q.readySinceMs + BATCH_HOLD_FRACTION * q.typicalBatchMs;
+  if (q.nowMs >= deadline) return undefined;
+  const soon = q.inFlightEndsMs.filter((end) => end <= deadline);
+  if (soon.length === 0) return undefined;
+  return deadline;
+}
+
 /** 1-based positions of jobs that have not started: higher priority first, then submission order. */
 export function queuePositions(queued: readonly Pick<JobShare, 'jobId' | 'priority' | 'seq'>[]): Map<string, number> {
   const sorted = [...queued].sort((a, b) => (a.priority !== b.priority ? b.priority - a.priority : a.seq - b.seq));

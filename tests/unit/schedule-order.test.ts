@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { batchOrder, scheduleOrder, queuePositions, admissionRefusal, type BatchCandidate, type Candidate, type JobShare } from '../../coordinator/schedule-order.js';
+import { batchOrder, holdUntil, scheduleOrder, queuePositions, admissionRefusal, type BatchCandidate, type Candidate, type JobShare } from '../../coordinator/schedule-order.js';
 
 const c = (jobId: string, tail: number, cost = 1): Candidate<string> => ({ jobId, tail, cost, item: `${jobId}:${tail}` });
 const share = (jobId: string, priority = 5, virtualTime = 0, seq = 0): JobShare => ({ jobId, priority, virtualTime, seq });
@@ -49,4 +49,14 @@ test('batch order: critical work first in schedule order, then the fullest group
   assert.deepEqual(batchOrder(ordered, 16).map((c) => c.item), ['top', 'dec', 'l1b', 'l0a', 'l0b', 'l0c', 'l1a']);
   // With batches of one row, group sizes do not matter: schedule order stands.
   assert.deepEqual(batchOrder(ordered, 1).map((c) => c.item), ['top', 'dec', 'l1b', 'l1a', 'l0a', 'l0b', 'l0c']);
+});
+
+test('hold a thin batch only for windows about to be ready, and only briefly', () => {
+  const q = { rows: 3, maxRows: 16, readySinceMs: 1000, nowMs: 1010, typicalBatchMs: 80, inFlightEndsMs: [1030] };
+  assert.equal(holdUntil(q), 1040, 'wait up to half a typical batch after the oldest became ready');
+  assert.equal(holdUntil({ ...q, inFlightEndsMs: [1100] }), undefined, 'nothing finishes in time: send now');
+  assert.equal(holdUntil({ ...q, inFlightEndsMs: [] }), undefined);
+  assert.equal(holdUntil({ ...q, nowMs: 1040 }), undefined, 'held long enough');
+  assert.equal(holdUntil({ ...q, rows: 16 }), undefined, 'a full batch goes at once');
+  assert.equal(holdUntil({ ...q, typicalBatchMs: undefined }), undefined, 'nothing measured yet');
 });

@@ -107,6 +107,9 @@ for (const level of [0, 2]) {
     const batched = await sampleBatch(g, { level, newTokens: items[0].newTokens, items });
     assert.deepEqual(batched.rows.map((r) => Array.from(r)), alone);
     assert.equal(new Set(alone.map((r) => r.join())).size, alone.length, 'every row its own tokens');
+    // A fixed batch bucket (CUDA's default): padding rows ride along and are dropped, the real rows are unchanged.
+    const padded = await sampleBatch(g, { level, newTokens: items[0].newTokens, items, padToRows: 8 });
+    assert.deepEqual(padded.rows.map((r) => Array.from(r)), alone);
   });
 }
 

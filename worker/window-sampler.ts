@@ -32,6 +32,11 @@ export interface WindowBatch {
   level: number;
   newTokens: number;
   items: WindowItemTask[];
+  /**
+   * Run every session with this many rows, padding with copies of the last row whose tokens are dropped: fixed
+   * shapes make kernels that are picked by shape (CUDA) give a row the same numbers whatever batch it rides in.
+   */
+  padToRows?: number;
 }
 
 export interface WindowTiming {
@@ -114,6 +119,13 @@ export async function sampleBatch(
       streams.push({ hi, lo, sampleId: item.sampleIds[r], start: item.start, sampling: item.sampling });
     });
   });
+  const realRows = labels.length;
+  for (let r = realRows; r < (batch.padToRows ?? 0); r++) {
+    labels.push(labels[realRows - 1]);
+    context.push(context[realRows - 1]);
+    if (graphs.level.conditioning.upper) upper.push(upper[realRows - 1]);
+    streams.push(streams[realRows - 1]);
+  }
   const rows = labels.length;
 
   const cond = await graphs.condition(labels, graphs.level.conditioning.upper ? upper : null);
@@ -167,14 +179,14 @@ export async function sampleBatch(
     }
     if (hooks.cancelled?.()) throw new WindowCancelledError('window cancelled');
     if (hooks.onTokens && performance.now() - lastReport >= interval) {
-      hooks.onTokens(out.map((row) => row.slice(reported, i + 1)), i + 1);
+      hooks.onTokens(out.slice(0, realRows).map((row) => row.slice(reported, i + 1)), i + 1);
       reported = i + 1;
       lastReport = performance.now();
     }
   }
   const tEnd = performance.now();
   return {
-    rows: out,
+    rows: out.slice(0, realRows),
     timing: {
       seconds: (tEnd - t0) / 1000,
       prefillSeconds: (tPrefill - tCond) / 1000,

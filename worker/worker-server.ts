@@ -42,6 +42,11 @@ export interface WorkerOptions {
   threads?: number;
   /** Most sample rows one SampleWindow batch may hold, all its windows together (Describe's max_batch_rows). @default 16 */
   maxBatchRows?: number;
+  /**
+   * Pad every batch to this many rows (0 = off). Default: maxBatchRows on CUDA, where kernels are chosen by shape
+   * and a row's numbers could otherwise depend on the batch it rides in; off on CPU, measured batch-invariant.
+   */
+  batchBucket?: number;
   /** @default 1 */
   intraOpThreads?: number;
   /** @default '127.0.0.1' */
@@ -92,6 +97,7 @@ export class JukeboxWorker {
       provider: opts.provider ?? 'cpu',
       threads: opts.threads ?? 1,
       maxBatchRows: opts.maxBatchRows ?? 16,
+      batchBucket: opts.batchBucket ?? -1,
       intraOpThreads: opts.intraOpThreads ?? 1,
       host: opts.host ?? '127.0.0.1',
       port: opts.port ?? 0,
@@ -125,6 +131,12 @@ export class JukeboxWorker {
       levels: this.options.levels.join(','),
       provider: this.pool.provider,
     });
+  }
+
+  /** Rows every batch is padded to (0 = no padding). */
+  batchBucket(): number {
+    if (this.options.batchBucket >= 0) return this.options.batchBucket;
+    return this.pool.provider === 'cuda' ? this.options.maxBatchRows : 0;
   }
 
   describe(): DescribeResponse {
@@ -227,6 +239,7 @@ export class JukeboxWorker {
         const batch: WindowBatch = {
           level: req.level,
           newTokens: req.newTokens,
+          padToRows: this.batchBucket(),
           items: req.windows.map((w) => ({
             start: w.start,
             context: toInt32Rows(w.context),

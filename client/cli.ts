@@ -290,11 +290,12 @@ program
   .option('--no-decode', 'do not host the VQ-VAE decoders')
   .option('--threads <n>', 'inference threads (batches at once)', positiveInt('--threads'), 1)
   .option('--max-batch-rows <n>', 'most rows one batch holds (windows of any jobs sampled together)', positiveInt('--max-batch-rows'), 16)
+  .option('--batch-bucket <n>', 'pad every batch to n rows (0 = off; default: --max-batch-rows on CUDA, off on CPU)', int('--batch-bucket'))
   .option('--intra-op-threads <n>', 'ONNX Runtime threads per session', positiveInt('--intra-op-threads'), 1)
   .addOption(new Option('--provider <p>', 'execution provider').choices(['cpu', 'cuda']).default('cpu'))
   .option('--announce', 'print {"listening": address} on stdout once serving')
   .action(
-    async (flags: { model: string; host: string; port: number; metricsPort: number; levels?: string; decode: boolean; threads: number; maxBatchRows: number; intraOpThreads: number; provider: 'cpu' | 'cuda'; announce?: boolean }) => {
+    async (flags: { model: string; host: string; port: number; metricsPort: number; levels?: string; decode: boolean; threads: number; maxBatchRows: number; batchBucket?: number; intraOpThreads: number; provider: 'cpu' | 'cuda'; announce?: boolean }) => {
       const worker = await JukeboxWorker.start({
         modelDir: flags.model,
         host: flags.host,
@@ -304,6 +305,7 @@ program
         decode: flags.decode,
         threads: flags.threads,
         maxBatchRows: flags.maxBatchRows,
+        batchBucket: flags.batchBucket,
         intraOpThreads: flags.intraOpThreads,
         provider: flags.provider,
       });

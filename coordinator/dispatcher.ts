@@ -175,10 +175,11 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   etaSeconds(job: JobRecord): number | undefined {
     if (TERMINAL_STATES.has(job.state)) return 0;
     if (job.startedMs === undefined || job.analysis.work <= 0) return undefined;
-    const done = job.costDone / job.analysis.work;
+    // Costs summed in completion order may pass the total by a rounding error.
+    const done = Math.min(1, job.costDone / job.analysis.work);
     if (done < 0.02) return undefined;
     const elapsed = (this.clock.now() - job.startedMs) / 1000;
-    return (elapsed * (1 - done)) / done;
+    return Math.max(0, (elapsed * (1 - done)) / done);
   }
 
   /** Sends every ready task that has a free worker; called after anything that may make work ready. */

@@ -6,7 +6,7 @@
 import { InvalidArgumentError } from './errors.js';
 
 /** Default warm-up of a segment as a fraction of n_ctx; see bench/seams.ts and the README for the measurement. */
-export const DEFAULT_SEGMENT_OVERLAP = 0.25;
+export const DEFAULT_SEGMENT_OVERLAP = 0.5;
 
 /** Most segments per level a job may ask for. */
 export const MAX_SEGMENTS = 1024;
@@ -33,15 +33,20 @@ function gcd(a: number, b: number): number {
   return b === 0 ? a : gcd(b, a % b);
 }
 
-/** Overlap in tokens for a fraction of n_ctx: a multiple of the hop ratio, below n_ctx. */
-export function overlapTokens(shape: Pick<LevelShape, 'nCtx' | 'ratio'>, fraction: number): number {
-  const raw = Math.floor(fraction * shape.nCtx);
-  return Math.min(shape.nCtx - shape.ratio, raw - (raw % shape.ratio));
+/** Boundaries (where kept parts meet) are multiples of this: whole hops, so windows line up as in exact mode. */
+function unitOf(shape: Pick<LevelShape, 'hop' | 'ratio'>): number {
+  return (shape.hop / gcd(shape.hop, shape.ratio)) * shape.ratio;
 }
 
-/** Boundaries (where kept parts meet) are multiples of this: whole hops, so windows line up as in exact mode. */
-function unitOf(shape: LevelShape): number {
-  return (shape.hop / gcd(shape.hop, shape.ratio)) * shape.ratio;
+/**
+ * Overlap in tokens for a fraction of n_ctx: the nearest whole number of window hops below n_ctx. Whole hops keep
+ * every window of every segment on exact mode's grid, so that past its warm-up a segment mostly samples exact
+ * mode's very tokens (the same uniforms at the same positions); bench/seams measured the cost of leaving the grid.
+ */
+export function overlapTokens(shape: Pick<LevelShape, 'nCtx' | 'ratio' | 'hop'>, fraction: number): number {
+  const unit = unitOf(shape);
+  const n = Math.round((fraction * shape.nCtx) / unit);
+  return Math.max(0, Math.min(n, Math.floor((shape.nCtx - 1) / unit)) * unit);
 }
 
 /** Most segments the level allows: each needs one full window, and every kept part at least one unit. */
@@ -55,15 +60,23 @@ export function maxSegments(shape: LevelShape, overlap: number): number {
 }
 
 /**
+ * How far the last segment is shortened from the average towards one window (bench/schedule: 0.75 beat equal
+ * segments and full taper on V100 and H100 costs alike).
+ */
+export const TAPER = 0.75;
+
+/**
  * Sampled lengths of n segments that together cover T tokens with `overlap` between neighbours. Tapered: the last
- * segment is one window long and each earlier one longer by the same step, because a segment's inputs (the upper
- * level's tokens) arrive later the later it starts in the song; equal lengths otherwise.
+ * segment shortest and each earlier one longer by the same step, because a segment's inputs (the upper level's
+ * tokens) arrive later the later it starts in the song; equal lengths otherwise.
  */
 function segmentLengths(T: number, n: number, overlap: number, nCtx: number, taper: boolean): number[] {
   const total = T + (n - 1) * overlap;
-  const step = taper ? (total - n * nCtx) / ((n * (n - 1)) / 2) : 0;
-  if (step <= 0) return Array.from({ length: n }, () => total / n);
-  return Array.from({ length: n }, (_, k) => nCtx + (n - 1 - k) * step);
+  const avg = total / n;
+  const last = Math.max(nCtx, avg - TAPER * (avg - nCtx));
+  const step = taper ? (total - n * last) / ((n * (n - 1)) / 2) : 0;
+  if (step <= 0) return Array.from({ length: n }, () => avg);
+  return Array.from({ length: n }, (_, k) => last + (n - 1 - k) * step);
 }
 
 /**
@@ -72,12 +85,12 @@ function segmentLengths(T: number, n: number, overlap: number, nCtx: number, tap
  * up with exact mode's.
  */
 export function planSegmentSpans(shape: LevelShape, count: number, overlap: number, taper = true): SegmentSpan[] {
-  const { totalTokens: T, nCtx, ratio } = shape;
+  const { totalTokens: T, nCtx } = shape;
   if (!Number.isInteger(count) || count < 1) throw new RangeError(`segment count must be a positive integer, got ${count}`);
-  if (!Number.isInteger(overlap) || overlap < 0 || overlap >= nCtx || overlap % ratio !== 0) {
-    throw new RangeError(`overlap ${overlap} must be a multiple of ${ratio} in [0, ${nCtx})`);
-  }
   const unit = unitOf(shape);
+  if (!Number.isInteger(overlap) || overlap < 0 || overlap >= nCtx || overlap % unit !== 0) {
+    throw new RangeError(`overlap ${overlap} must be a whole number of window hops (${unit}) in [0, ${nCtx})`);
+  }
   for (let n = Math.min(count, maxSegments(shape, overlap)); n > 1; n--) {
     const lengths = segmentLengths(T, n, overlap, nCtx, taper);
     const bounds = [0];
@@ -95,10 +108,10 @@ export function planSegmentSpans(shape: LevelShape, count: number, overlap: numb
 }
 
 /** Segments per row slot in the automatic layout (bench/schedule: more chains than slots shorten the tail). */
-export const AUTO_SEGMENTS_PER_SLOT = 2;
+export const AUTO_SEGMENTS_PER_SLOT = 1.5;
 
 /**
- * The automatic segment count of a level: two chains per row slot the workers serving it offer (their batches
+ * The automatic segment count of a level: one and a half chains per row slot the workers serving it offer (their batches
  * hold that many windows at once), at most what the level allows. 1 when no worker is known.
  */
 export function autoSegments(slots: number, shape: LevelShape, overlap: number): number {

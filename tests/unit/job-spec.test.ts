@@ -53,7 +53,7 @@ test('a valid request gives a spec with sampling for every level', () => {
     // Defaults: Jukebox's own windows, one segment per level, the default priority.
     mode: 'exact',
     segments: [1, 1, 1],
-    segmentOverlap: 0.25,
+    segmentOverlap: 0.5,
     priority: 5,
   });
   assert.equal(validateJobRequest(request({ model: '' }), manifest).model, 'tiny', 'an empty model means the one served');

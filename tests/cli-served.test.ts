@@ -110,13 +110,13 @@ test('submit with a bad field fails with the field in the message', async () => 
 
 test('plan --json prints the Jukebox window plan', async () => {
   const { stdout } = await run(process.execPath, [BIN, 'plan', '--seconds', '7.3', '--json']);
-  const plan = JSON.parse(stdout) as { sampleRate: number; totalSamples: number; levels: { level: number; totalTokens: number; windows: { start: number; end: number; newTokens: number }[] }[] };
+  const plan = JSON.parse(stdout) as { sampleRate: number; totalSamples: number; levels: { level: number; totalTokens: number; windows: { segment: number; start: number; end: number; newTokens: number }[] }[] };
   const { manifest } = await readModelFolder(DEFAULT_MODEL_DIR);
   const expected = planSong(manifest, 7.3);
   assert.equal(plan.totalSamples, expected.totalSamples);
   assert.equal(plan.totalSamples % 128, 0);
   for (const l of plan.levels) {
-    assert.deepEqual(l.windows, expected.levels[l.level].windows.map((w) => ({ start: w.start, end: w.end, newTokens: w.newTokens })));
+    assert.deepEqual(l.windows, expected.levels[l.level].windows.map((w) => ({ segment: 0, start: w.start, end: w.end, newTokens: w.newTokens })));
     assert.equal(l.windows.reduce((s, w) => s + w.newTokens, 0), l.totalTokens);
   }
 });

@@ -153,6 +153,10 @@ export class Coordinator {
       const what = missing.map((m) => (m === 'decode' ? 'VQ-VAE decoding' : `level ${m}`)).join(', ');
       throw new NoWorkersError(`no worker of this coordinator serves ${what} of model ${manifest.modelId} (hash ${model.hash.slice(0, 12)}); start workers with --model for it`);
     }
+    const tooWide = this.workers.missingFor(model.hash, manifest.levels.map((l) => l.level), spec.samples).filter((m) => m !== 'decode');
+    if (tooWide.length > 0) {
+      throw new NoWorkersError(`samples: ${spec.samples} rows do not fit the batches of any worker serving level ${tooWide.join(', ')} (see jukebox worker --max-batch-rows)`);
+    }
     const pending = this.dispatcher.pending();
     const refusal = admissionRefusal(pending.jobs, pending.rows, spec.samples, this.limits);
     if (refusal) throw new ResourceExhaustedError(refusal);

@@ -7,12 +7,12 @@ import { encodeWav } from '../shared/wav.js';
 import type { Manifest } from '../shared/types.js';
 import { log } from '../server/log.js';
 import { readyTasks, isComplete, samplingComplete, taskKey, type Task } from './scheduler.js';
-import { batchOrder, holdUntil, scheduleOrder, queuePositions, type BatchCandidate, type JobShare } from './schedule-order.js';
+import { CRITICAL_FRACTION, batchOrder, holdUntil, scheduleOrder, queuePositions, type BatchCandidate, type JobShare } from './schedule-order.js';
 import { decideRetry, type RetryPolicy, type TaskFailure } from './retry.js';
 import { TERMINAL_STATES, transition, type JobRecord, type JobState, type JobStore } from './job.js';
 import { realClock, type Clock, type Timer } from './clock.js';
 import type { WorkerDirectory, WorkerEntry, WorkerRequirement } from './worker-directory.js';
-import type { RemoteCall, WindowItem } from './worker-connection.js';
+import { kernelProfile, type RemoteCall, type WindowItem } from './worker-connection.js';
 import type { CoordinatorMetrics } from './metrics.js';
 
 export interface DispatchContext {
@@ -239,7 +239,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     const unserved = new Map<string, Task>();
     const held = new Set<string>();
     ordered.forEach((c, i) => {
-      if (taken.has(c) || held.has(c.batchKey)) return;
+      if (taken.has(c) || (c.batchKey !== '' && held.has(c.batchKey))) return;
       const { job, task, key } = c.item;
       if (TERMINAL_STATES.has(job.state)) return;
       const req = this.requirement(job, task, key);
@@ -251,10 +251,13 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       }
       taken.add(c);
       if (task.kind === 'decode') {
+        let sent = false;
         this.guard(job, `sending decode chunk ${task.chunk}`, () => {
           this.started(job, worker, c.cost, key);
           this.runDecode(job, task.chunk, worker);
+          sent = true;
         });
+        if (!sent) this.workers.release(worker);
         return;
       }
       const batch = [c];
@@ -268,7 +271,9 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
           rows += o.item.job.spec.samples;
         }
       }
-      const until = holdUntil({
+      // Critical windows and windows that must run alone never wait for company.
+      const mayHold = c.batchKey !== '' && batch.every((b) => b.tail < CRITICAL_FRACTION * b.jobMaxTail);
+      const until = !mayHold ? undefined : holdUntil({
         rows,
         maxRows: worker.info!.maxBatchRows,
         readySinceMs: Math.min(...batch.map((b) => b.item.job.readySince.get(b.item.key) ?? now)),
@@ -316,7 +321,13 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   }
 
   private requirement(job: JobRecord, task: Task, key: string): WorkerRequirement {
-    return { modelHash: job.modelHash, level: task.kind === 'decode' ? 'decode' : task.level, provider: job.provider, avoid: job.failedOn.get(key) };
+    return {
+      modelHash: job.modelHash,
+      level: task.kind === 'decode' ? 'decode' : task.level,
+      kernels: job.kernels,
+      rows: job.spec.samples,
+      avoid: job.failedOn.get(key),
+    };
   }
 
   /** Whether `o` may ride in the batch that `first` opens on `worker`: same shapes, fits, not pinned elsewhere. */
@@ -326,14 +337,14 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     if (rows + o.job.spec.samples > worker.info!.maxBatchRows) return false;
     if (o.job.modelHash !== first.job.modelHash || o.task.level !== first.task.level) return false;
     if (o.task.window.newTokens !== first.task.window.newTokens || o.task.window.contextTokens !== first.task.window.contextTokens) return false;
-    if (o.job.provider !== undefined && o.job.provider !== worker.info!.executionProvider) return false;
+    if (o.job.kernels !== undefined && o.job.kernels !== kernelProfile(worker.info!)) return false;
     return o.job.failedOn.get(o.key) !== worker.address;
   }
 
   /** Bookkeeping when a task of `job` goes to `worker`. */
   private started(job: JobRecord, worker: WorkerEntry, cost: number, key?: string): void {
     if (key) job.readySince.delete(key);
-    job.provider ??= worker.info?.executionProvider;
+    if (worker.info) job.kernels ??= kernelProfile(worker.info);
     job.startedMs ??= this.clock.now();
     job.virtualTime += cost / job.spec.priority;
     if (job.state === 'QUEUED') this.setState(job, 'RUNNING');
@@ -348,7 +359,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     job.unservedSinceMs ??= now;
     if (now - job.unservedSinceMs < this.opts.unservedTimeoutMs) return;
     const what = unserved.kind === 'decode' ? 'VQ-VAE decoding' : `level ${unserved.level}`;
-    const pinned = job.provider ? ` on execution provider ${job.provider}` : '';
+    const pinned = job.kernels ? ` on ${job.kernels}` : '';
     this.setState(job, 'FAILED', `no live worker can run ${what} of model ${job.spec.model}${pinned} for ${Math.round(this.opts.unservedTimeoutMs / 1000)} s`);
   }
 
@@ -394,13 +405,15 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     for (const o of offers) {
       this.guard(o.job, `preparing level ${level} window ${o.key}`, () => {
         const task = o.task as Extract<Task, { kind: 'window' }>;
-        items.push(this.windowItem(o.job, task));
-        const seg = o.job.levels[level].segments[task.window.segment];
-        seg.running = true;
-        o.job.runningTails.set(o.key, o.job.analysis.tail[o.job.analysis.levelOffset[level] + task.flat]);
+        const item = this.windowItem(o.job, task);
+        const tail = o.job.analysis.tail[o.job.analysis.levelOffset[level] + task.flat];
+        // Both lists change together, after everything that can throw: rows are matched to jobs by position.
+        items.push(item);
+        sent.push(o);
+        o.job.levels[level].segments[task.window.segment].running = true;
+        o.job.runningTails.set(o.key, tail);
         o.job.timing[level].firstStartMs ??= this.clock.now();
         this.metrics.windowsRunning.inc({ level: levelLabel });
-        sent.push(o);
       });
     }
     if (sent.length === 0) {
@@ -409,6 +422,8 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     }
     this.metrics.batchRows.observe({ level: levelLabel }, items.reduce((n, it) => n + it.labels.length, 0));
     const bc: BatchCall = { live: new Set(sent.map((o) => o.job.id)) };
+    // Shared with other jobs: a failure may be another job's fault.
+    const shared = bc.live.size > 1;
     const untrack = this.track(sent.map((o) => o.job), bc);
     const startedAt = this.clock.now();
     const typeKey = `${sent[0].job.modelHash}|${level}`;
@@ -442,7 +457,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
         const mine = rows?.slice(offset, offset + n);
         offset += n;
         this.metrics.windowsRunning.dec({ level: levelLabel });
-        this.guard(o.job, `finishing level ${level} window ${o.key}`, () => this.windowFinished(o, worker, failure, mine, startedAt, sent.length > 1));
+        this.guard(o.job, `finishing level ${level} window ${o.key}`, () => this.windowFinished(o, worker, failure, mine, startedAt, shared));
       }
       this.pump();
     };
@@ -451,6 +466,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       { modelHash: sent[0].job.modelHash, level, newTokens: first.window.newTokens, items },
       {
         progress: (tokensDone) => {
+          if (settled) return;
           armStall();
           for (const o of sent) {
             if (TERMINAL_STATES.has(o.job.state)) continue;
@@ -464,7 +480,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     );
   }
 
-  private windowFinished(o: Offer, worker: WorkerEntry, failure: TaskFailure | null, rows: Int32Array[] | undefined, startedAt: number, batched: boolean): void {
+  private windowFinished(o: Offer, worker: WorkerEntry, failure: TaskFailure | null, rows: Int32Array[] | undefined, startedAt: number, shared: boolean): void {
     const { job, key } = o;
     const task = o.task as Extract<Task, { kind: 'window' }>;
     const { level, window: w } = task;
@@ -474,12 +490,11 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     seg.running = false;
     if (TERMINAL_STATES.has(job.state) || this.closed) return;
     const codebook = this.contexts.get(job.id)!.manifest.levels[level].codebookSize;
-    if (!failure && !(rows && rows.length === job.spec.samples && rows.every((r) => r.length === w.newTokens && r.every((t) => t >= 0 && t < codebook)))) {
-      failure = { kind: 'bad-reply', message: 'the worker returned rows of the wrong length or out-of-range tokens' };
-    }
-    if (failure) {
-      this.retryOrFail(job, key, worker, failure, `level ${level} segment ${w.segment} window ${w.index}`, batched);
-      return;
+    const what = `level ${level} segment ${w.segment} window ${w.index}`;
+    // A failed call may be another job's fault when it was shared; rows wrong for this window alone are this job's.
+    if (failure) return this.retryOrFail(job, key, worker, failure, what, shared);
+    if (!(rows && rows.length === job.spec.samples && rows.every((r) => r.length === w.newTokens && r.every((t) => t >= 0 && t < codebook)))) {
+      return this.retryOrFail(job, key, worker, { kind: 'bad-reply', message: 'the worker returned rows of the wrong length or out-of-range tokens' }, what, false);
     }
     job.tokens[level].append(w.segment, w.start + w.contextTokens, rows!);
     seg.windowsDone++;
@@ -527,12 +542,13 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     );
   }
 
-  private retryOrFail(job: JobRecord, key: string, worker: WorkerEntry, failure: TaskFailure, what: string, batched: boolean): void {
-    const attempts = (job.attempts.get(key) ?? 0) + 1;
-    job.attempts.set(key, attempts);
+  private retryOrFail(job: JobRecord, key: string, worker: WorkerEntry, failure: TaskFailure, what: string, shared: boolean): void {
+    const before = job.attempts.get(key) ?? 0;
     job.failedOn.set(key, worker.address);
     const message = `${what} on ${worker.address}: ${failure.message}`;
-    const decision = decideRetry({ ...failure, message }, attempts, worker.address, this.retry, batched);
+    const decision = decideRetry({ ...failure, message }, before, worker.address, this.retry, shared);
+    const attempts = decision.action === 'retry' && !decision.countsAttempt ? before : before + 1;
+    job.attempts.set(key, attempts);
     if (decision.action === 'fail') {
       this.setState(job, 'FAILED', decision.reason);
       return;

@@ -16,6 +16,8 @@ function kindOf(code: grpc.status): FailureKind {
       return 'timeout';
     case grpc.status.UNAVAILABLE:
     case grpc.status.CANCELLED:
+    // A batch over the worker's limits: another worker (or a smaller batch) may take it.
+    case grpc.status.RESOURCE_EXHAUSTED:
       return 'unavailable';
     default:
       return 'internal';
@@ -40,15 +42,17 @@ export class GrpcWorkerConnection implements WorkerConnection {
     return new Promise((resolve, reject) => {
       this.client.Describe({}, { deadline: Date.now() + timeoutMs }, (err, res) => {
         if (err || !res) return reject(err ?? new Error('no answer'));
+        // Workers from before batched SampleWindow answer 0 and cannot read today's requests.
+        if (!(res.maxBatchRows > 0)) return reject(new Error(`worker ${res.workerId} predates batched SampleWindow (no max_batch_rows); upgrade it`));
         resolve({
           workerId: res.workerId,
           modelId: res.modelId,
           modelHash: res.modelHash,
           levels: res.levels,
           capacity: res.capacity,
-          // Workers from before batching answer 0: one row... of one window at a time.
-          maxBatchRows: res.maxBatchRows > 0 ? res.maxBatchRows : 1,
+          maxBatchRows: res.maxBatchRows,
           executionProvider: res.executionProvider,
+          batchBucket: res.batchBucket,
           decodes: res.decodes,
         });
       });
@@ -98,6 +102,7 @@ export class GrpcWorkerConnection implements WorkerConnection {
       { deadline: Date.now() + timeoutMs },
       (err, res) => {
         if (err || !res) return done(err ? failureOf(err) : { kind: 'bad-reply', message: 'no reply' });
+        if (res.audio.some((b) => b.byteLength % 4 !== 0)) return done({ kind: 'bad-reply', message: 'audio that is not whole float32 samples' });
         // Copy: the reply's buffer may not be 4-byte aligned.
         done(null, res.audio.map((b) => new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength))));
       },

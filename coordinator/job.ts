@@ -81,8 +81,8 @@ export interface JobRecord {
   failedOn: Map<string, string>;
   /** Tasks that failed inside a batch with a refused input: they run alone from then on. */
   runAlone: Set<string>;
-  /** Execution provider of the first worker the job ran on; every later task goes to the same kind. */
-  provider?: string;
+  /** Kernel profile (provider, batch bucket) of the first worker the job ran on; every later task goes to the same. */
+  kernels?: string;
   /** clock.now() since when ready work has had no worker able to run it. */
   unservedSinceMs?: number;
 }

@@ -28,23 +28,41 @@ export interface RetryPolicy {
 }
 
 export type RetryDecision =
-  | { action: 'retry'; delayMs: number; /** Prefer another worker next time. */ avoidWorker: string; markWorkerDown: boolean; runAlone: boolean }
+  | {
+      action: 'retry';
+      delayMs: number;
+      /** Prefer another worker next time. */
+      avoidWorker: string;
+      markWorkerDown: boolean;
+      /** Run it in a batch of its own job only. */
+      runAlone: boolean;
+      /** Whether this failure counts against the task's attempts. */
+      countsAttempt: boolean;
+    }
   | { action: 'fail'; reason: string };
 
 /**
- * `attempts` counts this failure. A refused input fails the job at once, unless the task rode in a batch with
- * other jobs' windows: then it is retried alone, so that one job's bad window cannot fail another. Transport,
- * precondition and timeout failures also take the worker out of rotation for a while.
+ * `attempts` counts the task's earlier failures. When the call failed as a whole and carried other jobs' windows
+ * too, the failure may be theirs: the task is retried in a batch of its own, and the failure does not count, so
+ * that one job's bad window cannot fail another. Otherwise a refused input fails the job at once, and anything
+ * else retries with backoff until the attempts are spent. Transport, precondition, timeout and bad-reply failures
+ * also take the worker out of rotation for a while.
  */
-export function decideRetry(failure: TaskFailure, attempts: number, worker: string, policy: RetryPolicy, batched = false): RetryDecision {
-  const tries = `${attempts} attempt${attempts === 1 ? '' : 's'}`;
-  if (failure.kind === 'invalid' && !batched) return { action: 'fail', reason: `${failure.message} (after ${tries}; the input was refused)` };
-  if (attempts >= policy.maxAttempts) return { action: 'fail', reason: `${failure.message} (after ${tries})` };
+export function decideRetry(failure: TaskFailure, attempts: number, worker: string, policy: RetryPolicy, sharedWithOtherJobs = false): RetryDecision {
+  const markWorkerDown = failure.kind === 'unavailable' || failure.kind === 'precondition' || failure.kind === 'timeout' || failure.kind === 'bad-reply';
+  if (sharedWithOtherJobs) {
+    return { action: 'retry', delayMs: policy.baseDelayMs, avoidWorker: worker, markWorkerDown, runAlone: true, countsAttempt: false };
+  }
+  const n = attempts + 1;
+  const tries = `${n} attempt${n === 1 ? '' : 's'}`;
+  if (failure.kind === 'invalid') return { action: 'fail', reason: `${failure.message} (after ${tries}; the input was refused)` };
+  if (n >= policy.maxAttempts) return { action: 'fail', reason: `${failure.message} (after ${tries})` };
   return {
     action: 'retry',
-    delayMs: Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempts - 1)),
+    delayMs: Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (n - 1)),
     avoidWorker: worker,
-    markWorkerDown: failure.kind === 'unavailable' || failure.kind === 'precondition' || failure.kind === 'timeout' || failure.kind === 'bad-reply',
-    runAlone: failure.kind === 'invalid',
+    markWorkerDown,
+    runAlone: false,
+    countsAttempt: true,
   };
 }

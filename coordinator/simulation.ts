@@ -55,6 +55,7 @@ export class SimulatedWorker implements WorkerConnection {
       capacity: this.spec.capacity ?? 1,
       maxBatchRows: this.spec.maxBatchRows ?? 1,
       executionProvider: this.spec.provider ?? 'cpu',
+      batchBucket: 0,
       decodes: this.spec.decodes ?? true,
     });
   }

@@ -13,7 +13,17 @@ export interface WorkerInfo {
   /** Most rows one batch holds. */
   maxBatchRows: number;
   executionProvider: string;
+  /** Rows every batch is padded to (0 = none). */
+  batchBucket: number;
   decodes: boolean;
+}
+
+/**
+ * What fixes the numbers a row gets: the execution provider and the batch bucket. A job is pinned to the first
+ * profile it runs on, so that its tokens do not depend on which worker a window lands on.
+ */
+export function kernelProfile(info: Pick<WorkerInfo, 'executionProvider' | 'batchBucket'>): string {
+  return info.batchBucket > 0 ? `${info.executionProvider} (batches padded to ${info.batchBucket} rows)` : info.executionProvider;
 }
 
 /** One window of one job inside a batch. */

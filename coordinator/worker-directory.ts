@@ -1,7 +1,7 @@
 // The workers a coordinator knows: their connections, what each hosts, free slots.
 import { log } from '../server/log.js';
 import { realClock, type Clock } from './clock.js';
-import type { ConnectWorker, WorkerConnection, WorkerInfo } from './worker-connection.js';
+import { kernelProfile, type ConnectWorker, type WorkerConnection, type WorkerInfo } from './worker-connection.js';
 
 export interface WorkerEntry {
   address: string;
@@ -21,8 +21,10 @@ export interface WorkerRequirement {
   modelHash: string;
   /** A prior level, or 'decode'. */
   level: number | 'decode';
-  /** Execution provider the job is pinned to: kernels differ between providers, and so would tokens. */
-  provider?: string;
+  /** Kernel profile the job is pinned to (kernelProfile: provider and batch bucket): kernels differ, so would tokens. */
+  kernels?: string;
+  /** Sample rows the task brings to a batch: the worker's batches must hold them. */
+  rows?: number;
   /** A worker to use only when no other fits (it just failed this task). */
   avoid?: string;
 }
@@ -77,7 +79,8 @@ export class WorkerDirectory {
   private fits(info: WorkerInfo, req: WorkerRequirement): boolean {
     if (info.modelHash !== req.modelHash) return false;
     if (req.level === 'decode' ? !info.decodes : !info.levels.includes(req.level)) return false;
-    return req.provider === undefined || info.executionProvider === req.provider;
+    if (req.rows !== undefined && req.level !== 'decode' && info.maxBatchRows < req.rows) return false;
+    return req.kernels === undefined || kernelProfile(info) === req.kernels;
   }
 
   /**
@@ -124,10 +127,10 @@ export class WorkerDirectory {
   }
 
   /** Levels (and 'decode') of a model that no known worker has ever offered: a job for them could never run. */
-  missingFor(modelHash: string, levels: number[]): (number | 'decode')[] {
+  missingFor(modelHash: string, levels: number[], rows = 1): (number | 'decode')[] {
     const offered = this.list().flatMap((e) => (e.lastInfo ? [e.lastInfo] : []));
     const needs: (number | 'decode')[] = [...levels, 'decode'];
-    return needs.filter((level) => !offered.some((info) => this.fits(info, { modelHash, level })));
+    return needs.filter((level) => !offered.some((info) => this.fits(info, { modelHash, level, rows })));
   }
 
   release(entry: WorkerEntry): void {

@@ -1,5 +1,5 @@
 // A real worker over gRPC on loopback: a SampleWindow batch of windows of different jobs answers exactly what each
-// window answers alone, and the batch's limits are enforced with INVALID_ARGUMENT naming the field. No coordinator.
+// window answers alone, and the batch's limits are enforced (bad fields: INVALID_ARGUMENT naming the field). No coordinator.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
@@ -68,13 +68,13 @@ async function sample(req: SampleWindowRequest): Promise<{ rows: number[][]; str
   return { rows: result.rows.map((r) => r.tokens), streamed };
 }
 
-async function expectInvalid(req: SampleWindowRequest, field: RegExp): Promise<void> {
+async function expectInvalid(req: SampleWindowRequest, field: RegExp, code = grpc.status.INVALID_ARGUMENT): Promise<void> {
   await assert.rejects(
     (async () => {
       for await (const _ of wc.SampleWindow(req)) void _;
     })(),
     (e: grpc.ServiceError) => {
-      assert.equal(e.code, grpc.status.INVALID_ARGUMENT, `${grpc.status[e.code]} ${e.details}`);
+      assert.equal(e.code, code, `${grpc.status[e.code]} ${e.details}`);
       assert.match(e.details, field);
       return true;
     },
@@ -110,8 +110,8 @@ test('a batch of windows of two jobs returns the rows each window returns alone,
   assert.match(metrics, /jukebox_worker_tokens_sampled_total\{level="1"\} 384/);
 });
 
-test('a batch over max_batch_rows, with unequal context lengths or no windows is INVALID_ARGUMENT naming the field', async () => {
-  await expectInvalid(request([windowOf(0, 2, 64), windowOf(1, 2, 64), windowOf(2, 1, 64)], 64), /windows: 5 rows .*max_batch_rows 4/);
+test('a batch over max_batch_rows is RESOURCE_EXHAUSTED (another worker may take it); unequal context lengths or no windows INVALID_ARGUMENT naming the field', async () => {
+  await expectInvalid(request([windowOf(0, 2, 64), windowOf(1, 2, 64), windowOf(2, 1, 64)], 64), /windows: 5 rows .*max_batch_rows 4/, grpc.status.RESOURCE_EXHAUSTED);
   await expectInvalid(request([windowOf(0, 1, 64), windowOf(1, 1, 63)], 64), /windows\[1\]\.context: 63 tokens per row, but windows\[0\] has 64/);
   await expectInvalid(request([], 64), /windows: at least one/);
   await expectInvalid(request([windowOf(0, 1, 64)], 65), /new_tokens: 65 with 64 context tokens exceeds n_ctx 128/);
@@ -119,4 +119,9 @@ test('a batch over max_batch_rows, with unequal context lengths or no windows is
   // A bad field of a later window names that window (and its job, for the coordinator's logs).
   await expectInvalid(request([windowOf(0, 1, 64), { ...windowOf(1, 1, 64), topP: 0 }], 64), /windows\[1\]\.top_p: .*\(job job-1, window 4\)/);
   await expectInvalid(request([windowOf(0, 1, 64), { ...windowOf(1, 1, 64), seed: '-4' }], 64), /windows\[1\]\.seed/);
+  // Echoed values are cut short.
+  const long = await assert.rejects((async () => {
+    for await (const _ of wc.SampleWindow(request([{ ...windowOf(0, 1, 64), jobId: 'j'.repeat(100_000), seed: '9'.repeat(100_000) }], 64))) void _;
+  })(), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT && /windows\[0\]\.seed: "9{61}\.\.\." .*job j{61}\.\.\./.test(e.details) && e.details.length < 300);
+  void long;
 });

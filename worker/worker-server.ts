@@ -60,6 +60,11 @@ export interface WorkerOptions {
 
 type Rows = { tokens: number[] }[];
 
+/** Echoed values are cut short: a message must fit in gRPC metadata however long the input. */
+function cut(value: string, max = 64): string {
+  return value.length > max ? `${value.slice(0, max - 3)}...` : value;
+}
+
 function toInt32Rows(rows: Rows): Int32Array[] {
   return rows.map((r) => Int32Array.from(r.tokens));
 }
@@ -86,6 +91,11 @@ export class JukeboxWorker {
     const levels = opts.levels ?? model.manifest.levels.map((l) => l.level);
     if (opts.maxBatchRows !== undefined && !(Number.isInteger(opts.maxBatchRows) && opts.maxBatchRows >= 1)) {
       throw new Error(`maxBatchRows must be an integer >= 1, got ${opts.maxBatchRows}`);
+    }
+    const maxRows = opts.maxBatchRows ?? 16;
+    // A bucket smaller than the largest batch would leave big batches unpadded: shapes would vary again.
+    if (opts.batchBucket !== undefined && !(Number.isInteger(opts.batchBucket) && (opts.batchBucket === 0 || opts.batchBucket >= maxRows))) {
+      throw new Error(`batchBucket must be 0 (off) or an integer >= maxBatchRows (${maxRows}), got ${opts.batchBucket}`);
     }
     for (const l of levels) {
       if (!model.manifest.levels[l]) throw new Error(`model ${model.manifest.modelId} has no level ${l}`);
@@ -149,6 +159,7 @@ export class JukeboxWorker {
       executionProvider: this.pool.provider,
       decodes: this.options.decode,
       maxBatchRows: this.options.maxBatchRows,
+      batchBucket: this.batchBucket(),
     };
   }
 
@@ -171,7 +182,7 @@ export class JukeboxWorker {
     const lm = this.model.manifest.levels[level];
     const vocab = lm.codebookSize + lm.vocabOffset;
     const at = (field: string, msg: string): { error: string } => ({
-      error: `windows[${w}].${field}: ${msg}${item.jobId ? ` (job ${item.jobId}, window ${item.windowIndex})` : ''}`,
+      error: `windows[${w}].${field}: ${msg}${item.jobId ? ` (job ${cut(item.jobId)}, window ${item.windowIndex})` : ''}`,
     });
     const rows = item.labels.length;
     if (rows < 1) return at('labels', 'at least one row is required');
@@ -193,7 +204,7 @@ export class JukeboxWorker {
       const upperCodebook = this.model.manifest.levels[level + 1].codebookSize;
       if (outside(item.upper, upperCodebook)) return at('upper', `tokens must be in 0..${upperCodebook - 1}`);
     }
-    if (!/^\d+$/.test(item.seed) || BigInt(item.seed) >= 2n ** 64n) return at('seed', `"${item.seed}" is not an unsigned 64-bit integer`);
+    if (!/^\d+$/.test(item.seed) || BigInt(item.seed) >= 2n ** 64n) return at('seed', `"${cut(item.seed)}" is not an unsigned 64-bit integer`);
     if (!(item.temperature > 0)) return at('temperature', `must be > 0, got ${item.temperature}`);
     if (!(item.topP > 0 && item.topP <= 1)) return at('top_p', `must be in (0, 1], got ${item.topP}`);
     if (item.topK < 0 || item.topK > vocab) return at('top_k', `must be in 0..${vocab}, got ${item.topK}`);
@@ -204,11 +215,6 @@ export class JukeboxWorker {
   private validateBatch(req: SampleWindowRequest__Output): string | null {
     const lm = this.model.manifest.levels[req.level];
     if (req.windows.length < 1) return 'windows: at least one window is required';
-    // Checked first: cheap, and it bounds the work of checking the rest.
-    const total = req.windows.reduce((n, w) => n + w.labels.length, 0);
-    if (total > this.options.maxBatchRows) {
-      return `windows: ${total} rows in all (${req.windows.length} windows) exceed this worker's max_batch_rows ${this.options.maxBatchRows}`;
-    }
     let ctx = -1;
     for (let w = 0; w < req.windows.length; w++) {
       const checked = this.validateItem(req.level, req.windows[w], w);
@@ -233,6 +239,12 @@ export class JukeboxWorker {
         };
         const pre = this.precondition(req.modelHash, req.level);
         if (pre) return fail(pre);
+        // Checked first: cheap, and it bounds the work of checking the rest. A limit of this worker, not bad
+        // input: RESOURCE_EXHAUSTED, so that the coordinator tries a worker with bigger batches.
+        const total = req.windows.reduce((n, w) => n + w.labels.length, 0);
+        if (total > this.options.maxBatchRows) {
+          return fail(statusError(grpc.status.RESOURCE_EXHAUSTED, `windows: ${total} rows in all (${req.windows.length} windows) exceed this worker's max_batch_rows ${this.options.maxBatchRows}`));
+        }
         const invalid = this.validateBatch(req);
         if (invalid) return fail(statusError(grpc.status.INVALID_ARGUMENT, invalid));
 

@@ -74,6 +74,21 @@ test('a refused input in a shared batch is retried alone; only the job it belong
   assert.equal(r.jobs[1].job.state, 'SUCCEEDED', r.jobs[1].job.error);
 });
 
+test('a failure of a batch shared with another job does not spend the other job\'s attempts', async () => {
+  // Every batch holding job 0's level-1 windows times out; job 1's windows ride with them at first.
+  const faults: FaultPlan = (call) => (call.kind === 'window' && call.level === 1 && call.jobIds.includes('sim-job-0') ? { kind: 'timeout', message: 'DEADLINE_EXCEEDED' } : undefined);
+  const r = await simulate({ manifest, workers: [worker({ maxBatchRows: 4 }), worker({ maxBatchRows: 4 })], jobs: [{ spec: spec(3, 'exact') }, { spec: spec(3, 'exact') }], faults, dispatch: { retryBaseMs: 10 } });
+  assert.equal(r.jobs[0].job.state, 'FAILED');
+  assert.equal(r.jobs[1].job.state, 'SUCCEEDED', r.jobs[1].job.error);
+  assert.ok([...r.jobs[1].job.attempts.values()].every((n) => n === 0), 'no attempt of job 1 counted');
+});
+
+test('a job goes only to workers whose batches hold its rows', async () => {
+  const r = await simulate({ manifest, workers: [worker({ maxBatchRows: 2 }), worker({ maxBatchRows: 8 })], jobs: [{ spec: spec(3, 'exact', { samples: 4 }) }] });
+  assert.equal(r.jobs[0].job.state, 'SUCCEEDED', r.jobs[0].job.error);
+  assert.equal(r.workers[0].calls.filter((c) => c.kind === 'window').length, 0, 'the 2-row worker gets no window');
+});
+
 test('an exception while handling one job fails that job with its message, never the others', async () => {
   // Six genre ids do not fit the five genre slots: building the label vector throws inside the dispatcher.
   const bad = manifest.levels.map(() => ({ artistId: 0, genreIds: [1, 2, 3, 4, 5, 6], lyricIds: [] }));

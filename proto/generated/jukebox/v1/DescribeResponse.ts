@@ -10,6 +10,7 @@ export interface DescribeResponse {
   'executionProvider'?: (string);
   'decodes'?: (boolean);
   'maxBatchRows'?: (number);
+  'batchBucket'?: (number);
 }
 
 export interface DescribeResponse__Output {
@@ -21,4 +22,5 @@ export interface DescribeResponse__Output {
   'executionProvider': (string);
   'decodes': (boolean);
   'maxBatchRows': (number);
+  'batchBucket': (number);
 }

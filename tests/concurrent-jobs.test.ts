@@ -229,11 +229,17 @@ test('admission: beyond max pending jobs or rows SubmitJob answers RESOURCE_EXHA
     return true;
   };
   // Priority unset: the default, 5.
-  const a = await client.submit(request(4, '301'));
+  const a = await client.submit(request(4, '301', { samples: 2 }));
   assert.equal(a.priority, 5, 'the default priority');
-  // 1 row pending: 3 more would make 4, over the limit of 3 rows.
-  await assert.rejects(client.submit(request(4, '302', { samples: 3 })), refused(/\b3\b.*rows|rows.*\b3\b/));
-  const b = await client.submit(request(4, '302', { samples: 2 }));
+  // 2 rows pending: 2 more would make 4, over the limit of 3 rows.
+  await assert.rejects(client.submit(request(4, '302', { samples: 2 })), refused(/2 more sample rows.*limit of 3/));
+  // More rows than any worker's batch holds (--max-batch-rows 2): it could never run.
+  await assert.rejects(client.submit(request(4, '302', { samples: 3 })), (err: grpc.ServiceError) => {
+    assert.equal(err.code, grpc.status.FAILED_PRECONDITION, `gRPC status ${err.code}: ${err.details}`);
+    assert.match(err.details, /samples: 3 rows do not fit/);
+    return true;
+  });
+  const b = await client.submit(request(4, '302', { samples: 1 }));
   // 2 jobs pending: a third is refused, whatever its size.
   await assert.rejects(client.submit(request(2, '303')), refused(/\b2\b/));
   const listed = await client.list();

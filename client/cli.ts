@@ -5,7 +5,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { ServiceError } from '@grpc/grpc-js';
 import { DEFAULT_MODEL_DIR, readModelFolder } from '../models/model-folder.js';
-import { planSong, planWork, type SegmentLayout } from '../shared/plan.js';
+import { planSong, planWork, songSamples, type SegmentLayout } from '../shared/plan.js';
 import { validateJobRequest } from '../shared/job-spec.js';
 import { analysePlan, relativeStepCost, scheduleBounds } from '../shared/critical-path.js';
 import type { JobSpec, Manifest } from '../shared/types.js';
@@ -233,9 +233,8 @@ program
       },
       manifest,
     );
-    const exact = planSong(manifest, flags.seconds);
-    const layout = resolveLayout(spec, manifest, exact.totalSamples, () => flags.workers * flags.maxBatchRows);
-    const plan = layout ? planSong(manifest, flags.seconds, layout) : exact;
+    const layout = resolveLayout(spec, manifest, songSamples(manifest, flags.seconds), () => flags.workers * flags.maxBatchRows);
+    const plan = planSong(manifest, flags.seconds, layout);
     const work = planWork(plan);
     const model = await modelSpeedup(manifest, spec, layout, flags.workers);
     const out = {

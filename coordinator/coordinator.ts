@@ -17,8 +17,7 @@ import { log } from '../server/log.js';
 import { readModelFolder, type ModelFolder } from '../models/model-folder.js';
 import { InvalidArgumentError } from '../shared/errors.js';
 import { validateJobRequest, resolveLabels } from '../shared/job-spec.js';
-import { planSong } from '../shared/plan.js';
-import { levelShape, type SegmentLayout } from '../shared/plan.js';
+import { levelShape, planSong, songSamples, type SegmentLayout } from '../shared/plan.js';
 import { autoSegments, overlapTokens } from '../shared/segments.js';
 import type { JobRequest, JobSpec, Manifest } from '../shared/types.js';
 import { Dispatcher, type DispatcherOptions } from './dispatcher.js';
@@ -160,9 +159,8 @@ export class Coordinator {
     const pending = this.dispatcher.pending();
     const refusal = admissionRefusal(pending.jobs, pending.rows, spec.samples, this.limits);
     if (refusal) throw new ResourceExhaustedError(refusal);
-    const exact = planSong(manifest, spec.durationSeconds);
-    const layout = resolveLayout(spec, manifest, exact.totalSamples, (l) => this.workers.rowSlots(model.hash, l));
-    const plan = layout ? planSong(manifest, spec.durationSeconds, layout) : exact;
+    const layout = resolveLayout(spec, manifest, songSamples(manifest, spec.durationSeconds), (l) => this.workers.rowSlots(model.hash, l));
+    const plan = planSong(manifest, spec.durationSeconds, layout);
     const job = createJob({
       id: `job-${randomUUID()}`,
       spec,

@@ -205,7 +205,8 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     const candidates: BatchCandidate<Offer>[] = [];
     const shares: JobShare[] = [];
     const waiting = new Map<string, Task[]>();
-    for (const job of this.active()) {
+    const jobs = this.active();
+    for (const job of jobs) {
       waiting.set(job.id, []);
       this.guard(job, 'finding its ready work', () => {
         for (const task of readyTasks(job.plan, job.levels, (l, a, b) => job.tokens[l].has(a, b), job.decodeChunks, job.decode)) {
@@ -231,7 +232,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     }
     // Each job's longest remaining path: its ready work's and its running windows' tails.
     const maxTail = new Map<string, number>();
-    for (const job of this.active()) maxTail.set(job.id, Math.max(0, ...job.runningTails.values()));
+    for (const job of jobs) maxTail.set(job.id, Math.max(0, ...job.runningTails.values()));
     for (const c of candidates) maxTail.set(c.jobId, Math.max(maxTail.get(c.jobId) ?? 0, c.tail));
     for (const c of candidates) c.jobMaxTail = maxTail.get(c.jobId) ?? 0;
     const ordered = batchOrder(scheduleOrder(candidates, shares) as BatchCandidate<Offer>[], this.workers.maxBatchRows());
@@ -294,7 +295,8 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       this.runBatch(worker, batch.map((b) => b.item).filter((o) => !TERMINAL_STATES.has(o.job.state)));
     });
     let waitingAnywhere = false;
-    for (const job of this.active()) {
+    for (const job of jobs) {
+      if (TERMINAL_STATES.has(job.state)) continue;
       const w = waiting.get(job.id) ?? [];
       this.metrics.setQueued(job.id, w);
       if (w.length > 0) waitingAnywhere = true;

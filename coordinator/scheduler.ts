@@ -1,5 +1,5 @@
 // Pure scheduling decisions: which windows and decode chunks of a job may run now.
-import type { LevelPlan, SongPlan, WindowPlan } from '../shared/types.js';
+import type { SongPlan, WindowPlan } from '../shared/types.js';
 import type { DecodeChunk } from '../shared/decode-plan.js';
 
 export interface SegmentProgressState {
@@ -24,13 +24,6 @@ export type Task =
 
 /** Whether tokens [start, end) of a level exist (the level's kept tokens, whichever segment owns them). */
 export type TokensExist = (level: number, start: number, end: number) => boolean;
-
-/** Index into lp.windows of window `index` of segment `segment`. */
-export function flatIndex(lp: LevelPlan, segment: number, index: number): number {
-  let flat = index;
-  for (let s = 0; s < segment; s++) flat += lp.segments[s].windows.length;
-  return flat;
-}
 
 export function initialProgress(plan: SongPlan): LevelProgressState[] {
   return plan.levels.map((lp) => ({ segments: lp.segments.map(() => ({ windowsDone: 0, running: false })) }));

@@ -2,7 +2,7 @@
 // takes new tokens × a per-level step cost, a batch of windows as long as its longest (a GPU step costs about the
 // same for one row or a few), a decode chunk its audio length × a decode cost. No ONNX, no gRPC, no waiting:
 // bench/schedule and `jukebox plan` use it to model a song on W workers; unit tests use it as fake workers.
-import { planSong, type SegmentLayout } from '../shared/plan.js';
+import { planSong, songSamples } from '../shared/plan.js';
 import type { JobSpec, Manifest } from '../shared/types.js';
 import { analysePlan, scheduleBounds, type PlanAnalysis, type ScheduleBounds } from '../shared/critical-path.js';
 import { SimulatedClock } from './clock.js';
@@ -187,9 +187,8 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
   opts.jobs.forEach((sj, i) => {
     clock.setTimer(() => {
       const { manifest } = opts;
-      const exact = planSong(manifest, sj.spec.durationSeconds);
-      const layout = resolveLayout(sj.spec, manifest, exact.totalSamples, (l) => directory.rowSlots(MODEL_HASH, l));
-      const plan = layout ? planSong(manifest, sj.spec.durationSeconds, layout) : exact;
+      const layout = resolveLayout(sj.spec, manifest, songSamples(manifest, sj.spec.durationSeconds), (l) => directory.rowSlots(MODEL_HASH, l));
+      const plan = planSong(manifest, sj.spec.durationSeconds, layout);
       const job = createJob({ id: `sim-job-${i}`, spec: sj.spec, modelHash: MODEL_HASH, wavFormat: 'float32', plan, manifest, decodeChunkTokens: opts.decodeChunkTokens ?? 16384, stepCost });
       const submitted = clock.now();
       const result: SimulatedJobResult = { job, makespanMs: NaN };
@@ -262,4 +261,3 @@ export function boundsOf(job: JobRecord, stepMs: number[], workers: number): { a
   return { analysis, bounds: scheduleBounds(analysis, workers) };
 }
 
-export type { SegmentLayout };

@@ -40,10 +40,6 @@ export function relativeStepCost(level: Pick<LevelManifest, 'layers' | 'width'>)
   return (level.layers * level.width * level.width) / 1e6;
 }
 
-export function nodeId(analysis: Pick<PlanAnalysis, 'levelOffset'>, level: number, flat: number): number {
-  return analysis.levelOffset[level] + flat;
-}
-
 /**
  * Builds the DAG of `plan` with a window cost of stepCost[level] × newTokens + windowOverhead, and its longest
  * paths. Linear in windows plus upper-span lookups.

@@ -5,27 +5,13 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { fileURLToPath } from 'node:url';
 import { readModelFolder, DEFAULT_MODEL_DIR } from '../models/model-folder.js';
+import { BIN, run, soxi, type RenderReport as Report } from './helpers/cli.js';
 import { planSong } from '../shared/plan.js';
 
-const run = promisify(execFile);
-const BIN = fileURLToPath(new URL('../bin/jukebox.js', import.meta.url));
 const SECONDS = 3;
 
-async function soxi(path: string): Promise<{ rate: number; samples: number; channels: number; bits: number }> {
-  const q = async (flag: string): Promise<number> => Number((await run('soxi', [flag, path])).stdout.trim());
-  return { rate: await q('-r'), samples: await q('-s'), channels: await q('-c'), bits: await q('-b') };
-}
 
-interface Report {
-  job: string;
-  files: string[];
-  audioSeconds: number;
-  wallSeconds: number;
-  realTimeFactor: number;
-}
 
 async function render(dir: string, workers: number, extra: string[] = []): Promise<{ wav: Buffer; tokens: { levels: Record<string, number[][]> }; report: Report }> {
   const out = join(dir, `w${workers}.wav`);

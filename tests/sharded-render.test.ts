@@ -4,31 +4,20 @@
 // levels differ from exact mode from the second segment's own part on.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { fileURLToPath } from 'node:url';
 import { readModelFolder, DEFAULT_MODEL_DIR } from '../models/model-folder.js';
+import { BIN, run, soxi, type RenderReport as Report } from './helpers/cli.js';
 import { planSong } from '../shared/plan.js';
 
-const run = promisify(execFile);
-const BIN = fileURLToPath(new URL('../bin/jukebox.js', import.meta.url));
 const SECONDS = 4;
-const SHARDED = ['--mode', 'sharded', '--segments', '4,2', '--overlap', '0.25'];
+const SHARDED = ['--mode', 'sharded', '--segments', '4,2', '--overlap', '0.5'];
 
 interface Tokens {
   levels: Record<string, number[][]>;
 }
 
-interface Report {
-  job: string;
-  files: string[];
-  audioSeconds: number;
-  wallSeconds: number;
-  realTimeFactor: number;
-}
 
 interface PlanSegment {
   start: number;
@@ -52,10 +41,6 @@ interface PlanOutput {
   model: { workers: number; makespan: number; speedup: number };
 }
 
-async function soxi(path: string): Promise<{ rate: number; samples: number; channels: number; bits: number }> {
-  const q = async (flag: string): Promise<number> => Number((await run('soxi', [flag, path])).stdout.trim());
-  return { rate: await q('-r'), samples: await q('-s'), channels: await q('-c'), bits: await q('-b') };
-}
 
 async function plan(args: string[]): Promise<PlanOutput> {
   const { stdout } = await run(process.execPath, [BIN, 'plan', ...args, '--json'], { timeout: 60_000 });

@@ -291,10 +291,11 @@ program
   .option('--max-batch-rows <n>', 'most rows one batch holds (windows of any jobs sampled together)', positiveInt('--max-batch-rows'), 16)
   .option('--batch-bucket <n>', 'pad every batch to n rows (0 = off; default: --max-batch-rows on CUDA, off on CPU)', int('--batch-bucket'))
   .option('--intra-op-threads <n>', 'ONNX Runtime threads per session', positiveInt('--intra-op-threads'), 1)
+  .option('--sampling-chunk <n>', "tokens per run of a level's fused loop graph (0 = the step graph, one run per token; default: the manifest's)", int('--sampling-chunk'))
   .addOption(new Option('--provider <p>', 'execution provider').choices(['cpu', 'cuda']).default('cpu'))
   .option('--announce', 'print {"listening": address} on stdout once serving')
   .action(
-    async (flags: { model: string; host: string; port: number; metricsPort: number; levels?: string; decode: boolean; threads: number; maxBatchRows: number; batchBucket?: number; intraOpThreads: number; provider: 'cpu' | 'cuda'; announce?: boolean }) => {
+    async (flags: { model: string; host: string; port: number; metricsPort: number; levels?: string; decode: boolean; threads: number; maxBatchRows: number; batchBucket?: number; intraOpThreads: number; samplingChunk?: number; provider: 'cpu' | 'cuda'; announce?: boolean }) => {
       const worker = await JukeboxWorker.start({
         modelDir: flags.model,
         host: flags.host,
@@ -306,6 +307,7 @@ program
         maxBatchRows: flags.maxBatchRows,
         batchBucket: flags.batchBucket,
         intraOpThreads: flags.intraOpThreads,
+        samplingChunk: flags.samplingChunk,
         provider: flags.provider,
       });
       if (flags.announce) process.stdout.write(`${JSON.stringify({ listening: worker.address, metricsPort: worker.metricsPort })}\n`);

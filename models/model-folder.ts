@@ -37,7 +37,7 @@ export async function readModelFolder(dir: string): Promise<ModelFolder> {
 
 /** Every file the manifest names: graphs, then their external weight files. */
 export function modelFiles(manifest: Manifest): ModelFile[] {
-  const graphs: GraphFile[] = [...manifest.levels.flatMap((l) => [l.graphs.conditioner, l.graphs.step]), ...manifest.vqvae.decoders];
+  const graphs: GraphFile[] = [...manifest.levels.flatMap((l) => [l.graphs.conditioner, l.graphs.step, ...(l.graphs.loop ? [l.graphs.loop] : [])]), ...manifest.vqvae.decoders];
   return [...graphs.map(({ file, sha256 }) => ({ file, sha256 })), ...graphs.flatMap((g) => g.externalData ?? [])];
 }
 

@@ -1,4 +1,4 @@
-// Validates manifest.json against docs/model-contract.md (version 1). Everything downstream (planning, label
+// Validates manifest.json against docs/model-contract.md (versions 1 and 2). Everything downstream (planning, label
 // vectors, graph feeds) trusts these invariants, so a broken manifest is refused here with the field's path.
 import { ManifestError } from './errors.js';
 import type {
@@ -13,7 +13,11 @@ import type {
   Manifest,
 } from './types.js';
 
-export const CONTRACT_VERSION = 1;
+/** The newest contract version this build speaks; it reads every version in CONTRACT_VERSIONS. */
+export const CONTRACT_VERSION = 2;
+export const CONTRACT_VERSIONS: readonly number[] = [1, 2];
+/** Tokens per run of a fused loop graph when the manifest does not say. */
+export const DEFAULT_SAMPLING_CHUNK = 64;
 
 type Json = Record<string, unknown>;
 
@@ -141,7 +145,7 @@ function conditioning(value: unknown, path: string): LevelConditioning {
   };
 }
 
-function level(value: unknown, index: number, songLabels: LabelsManifest): LevelManifest {
+function level(value: unknown, index: number, songLabels: LabelsManifest, version: number): LevelManifest {
   const path = `levels[${index}]`;
   const o = object(value, path);
   const own = o.labels === undefined ? undefined : labels(o.labels, `${path}.labels`);
@@ -161,6 +165,9 @@ function level(value: unknown, index: number, songLabels: LabelsManifest): Level
     fail(`${path}.labelLength`, `must be 4 + maxGenreWords + lyricTokens = ${expected}, got ${labelLength}`);
   }
   const g = object(o.graphs, `${path}.graphs`);
+  if (g.loop !== undefined && version < 2) fail(`${path}.graphs.loop`, `needs contract version 2, the manifest says ${version}`);
+  const loop = g.loop === undefined ? undefined : graphFile(g.loop, `${path}.graphs.loop`);
+  const samplingChunk = o.samplingChunk === undefined ? undefined : integer(o.samplingChunk, `${path}.samplingChunk`, 1);
   return {
     level: lvl,
     hopLength: integer(o.hopLength, `${path}.hopLength`, 1),
@@ -178,7 +185,9 @@ function level(value: unknown, index: number, songLabels: LabelsManifest): Level
     graphs: {
       conditioner: graphFile(g.conditioner, `${path}.graphs.conditioner`),
       step: graphFile(g.step, `${path}.graphs.step`),
+      ...(loop ? { loop } : {}),
     },
+    ...(samplingChunk !== undefined ? { samplingChunk } : {}),
     ...(own ? { labels: own } : {}),
   };
 }
@@ -195,9 +204,10 @@ function decoder(value: unknown, index: number, levels: LevelManifest[]): Decode
 /** Parses and checks a manifest; throws ManifestError naming the first offending field. Unknown keys are dropped. */
 export function parseManifest(json: unknown): Manifest {
   const o = object(json, '(root)');
-  if (o.contractVersion !== CONTRACT_VERSION) {
-    fail('contractVersion', `must be ${CONTRACT_VERSION} (this build speaks contract version ${CONTRACT_VERSION}), got ${describe(o.contractVersion)}`);
+  if (typeof o.contractVersion !== 'number' || !CONTRACT_VERSIONS.includes(o.contractVersion)) {
+    fail('contractVersion', `must be one of ${CONTRACT_VERSIONS.join(', ')} (the contract versions this build speaks), got ${describe(o.contractVersion)}`);
   }
+  const version = o.contractVersion;
   const modelId = string(o.modelId, 'modelId');
   const sampleRate = integer(o.sampleRate, 'sampleRate', 1);
   const lab = labels(o.labels);
@@ -205,7 +215,7 @@ export function parseManifest(json: unknown): Manifest {
 
   const rawLevels = array(o.levels, 'levels');
   if (rawLevels.length === 0) fail('levels', 'must list at least one level');
-  const levels = rawLevels.map((l, i) => level(l, i, lab));
+  const levels = rawLevels.map((l, i) => level(l, i, lab, version));
   const top = levels.length - 1;
   levels.forEach((l, i) => {
     const path = `levels[${i}]`;
@@ -237,7 +247,7 @@ export function parseManifest(json: unknown): Manifest {
   if (rawDecoders.length === 0) fail('vqvae.decoders', 'must list at least the level-0 decoder');
   const decoders = rawDecoders.map((d, i) => decoder(d, i, levels));
 
-  const manifest: Manifest = { contractVersion: CONTRACT_VERSION, modelId, sampleRate, labels: lab, levels, vqvae: { decoders } };
+  const manifest: Manifest = { contractVersion: version, modelId, sampleRate, labels: lab, levels, vqvae: { decoders } };
   if (lyr !== undefined) manifest.lyrics = lyr;
   return manifest;
 }

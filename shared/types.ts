@@ -36,7 +36,10 @@ export interface LevelManifest {
   conditioning: LevelConditioning;
   labelLength: number;
   vocabOffset: number;
-  graphs: { conditioner: GraphFile; step: GraphFile };
+  /** `loop` (contract version 2): the fused graph that samples `samplingChunk` tokens per session.run. */
+  graphs: { conditioner: GraphFile; step: GraphFile; loop?: GraphFile };
+  /** Tokens per run of the loop graph (a worker flag may override it; tokens do not depend on it). */
+  samplingChunk?: number;
   /** This level's own label set, where it differs from the manifest's (the top prior's): 1b_lyrics's v2 upsamplers. */
   labels?: LabelsManifest;
 }

@@ -8,7 +8,7 @@ import { DEFAULT_MODEL_DIR } from '../models/model-folder.js';
 const tokens = (n: number): Int32Array[] => [Int32Array.from({ length: n }, (_, i) => (i * 7) % 256)];
 
 test('a dead inference thread fails its task with ThreadDied and a new thread takes the next', async () => {
-  const pool = await InferencePool.start({ modelDir: DEFAULT_MODEL_DIR, levels: [0], decode: true, provider: 'cpu', threads: 1, intraOpThreads: 1 });
+  const pool = await InferencePool.start({ modelDir: DEFAULT_MODEL_DIR, levels: [0], decode: true, provider: 'cpu', threads: 1, intraOpThreads: 1, samplingChunk: -1 });
   try {
     // The pool's threads are private; reaching in is the only way to kill one as a crash would.
     const slots = (pool as unknown as { slots: { thread: Worker }[] }).slots;
@@ -24,7 +24,7 @@ test('a dead inference thread fails its task with ThreadDied and a new thread ta
 });
 
 test('cancel drops a queued task; a closing pool refuses new ones', async () => {
-  const pool = await InferencePool.start({ modelDir: DEFAULT_MODEL_DIR, levels: [0], decode: true, provider: 'cpu', threads: 1, intraOpThreads: 1 });
+  const pool = await InferencePool.start({ modelDir: DEFAULT_MODEL_DIR, levels: [0], decode: true, provider: 'cpu', threads: 1, intraOpThreads: 1, samplingChunk: -1 });
   const first = pool.decode(0, tokens(2000), 0, 0);
   const queued = pool.decode(0, tokens(100), 0, 0);
   assert.equal(pool.queued, 1);

@@ -87,7 +87,7 @@ test('models check fails naming contractVersion on a manifest of another version
   await writeFile(join(copy, 'manifest.json'), JSON.stringify(manifest));
   const r = await jukebox('models', 'check', copy);
   assert.equal(r.code, 1, r.stderr);
-  assert.match(r.stderr, /contractVersion: must be 1 .*got 99/);
+  assert.match(r.stderr, /contractVersion: must be one of 1, 2 .*got 99/);
 });
 
 test('models check fails on a folder without a manifest', async () => {

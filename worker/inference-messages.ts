@@ -8,6 +8,8 @@ export interface ThreadInit {
   decode: boolean;
   provider: ExecutionProvider;
   intraOpThreads: number;
+  /** Tokens per run of the fused loop graph: -1 the manifest's, 0 the step graph (one run per token). */
+  samplingChunk: number;
   /** Int32Array[1]: the id of the task to cancel. */
   cancel: SharedArrayBuffer;
 }

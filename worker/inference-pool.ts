@@ -11,6 +11,8 @@ export interface InferencePoolOptions {
   provider: ExecutionProvider;
   threads: number;
   intraOpThreads: number;
+  /** Tokens per run of the fused loop graph: -1 the manifest's, 0 the step graph (one run per token). */
+  samplingChunk: number;
 }
 
 export class InferenceError extends Error {

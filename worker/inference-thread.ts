@@ -2,6 +2,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { join } from 'node:path';
 import { readModelFolder } from '../models/model-folder.js';
+import { DEFAULT_SAMPLING_CHUNK } from '../shared/manifest.js';
 import { DecoderGraph, LevelGraphs, openSession, type ExecutionProvider, type OpenedSession } from './onnx-runtime.js';
 import { sampleBatch } from './window-sampler.js';
 import type { FromThread, ThreadInit, ToThread } from './inference-messages.js';
@@ -11,7 +12,15 @@ const port = parentPort!;
 const cancel = new Int32Array(init.cancel);
 const post = (m: FromThread, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
 
-async function load(): Promise<{ levels: Map<number, LevelGraphs>; decoders: Map<number, DecoderGraph>; provider: ExecutionProvider }> {
+interface Loaded {
+  levels: Map<number, LevelGraphs>;
+  /** Tokens per loop-graph run per level (absent: the step graph). */
+  chunks: Map<number, number>;
+  decoders: Map<number, DecoderGraph>;
+  provider: ExecutionProvider;
+}
+
+async function load(): Promise<Loaded> {
   const folder = await readModelFolder(init.modelDir);
   const opts = { provider: init.provider, intraOpThreads: init.intraOpThreads };
   // All sessions on one provider: the first session decides, so a partial CUDA fallback cannot mix kernels.
@@ -21,9 +30,14 @@ async function load(): Promise<{ levels: Map<number, LevelGraphs>; decoders: Map
     return s.session;
   };
   const levels = new Map<number, LevelGraphs>();
+  const chunks = new Map<number, number>();
   for (const l of init.levels) {
     const lm = folder.manifest.levels[l];
-    levels.set(l, new LevelGraphs(lm, await open(lm.graphs.conditioner.file), await open(lm.graphs.step.file)));
+    // The loop graph prefills too, so a worker that uses it does not load the step graph (the weights once in memory).
+    const fused = lm.graphs.loop !== undefined && init.samplingChunk !== 0;
+    const conditioner = await open(lm.graphs.conditioner.file);
+    levels.set(l, fused ? new LevelGraphs(lm, conditioner, undefined, await open(lm.graphs.loop!.file)) : new LevelGraphs(lm, conditioner, await open(lm.graphs.step.file)));
+    if (fused) chunks.set(l, init.samplingChunk > 0 ? init.samplingChunk : (lm.samplingChunk ?? DEFAULT_SAMPLING_CHUNK));
   }
   const decoders = new Map<number, DecoderGraph>();
   if (init.decode) {
@@ -31,7 +45,7 @@ async function load(): Promise<{ levels: Map<number, LevelGraphs>; decoders: Map
       decoders.set(d.level, new DecoderGraph(folder.manifest.levels[d.level].hopLength, await open(d.file)));
     }
   }
-  return { levels, decoders, provider: opts.provider };
+  return { levels, chunks, decoders, provider: opts.provider };
 }
 
 const loaded = load();
@@ -41,11 +55,12 @@ loaded.then(
 );
 
 async function handle(msg: ToThread): Promise<void> {
-  const { levels, decoders } = await loaded;
+  const { levels, chunks, decoders } = await loaded;
   if (msg.type === 'sample') {
     const graphs = levels.get(msg.batch.level);
     if (!graphs) throw new Error(`level ${msg.batch.level} is not hosted here`);
     const { rows, timing } = await sampleBatch(graphs, msg.batch, {
+      samplingChunk: chunks.get(msg.batch.level),
       cancelled: () => Atomics.load(cancel, 0) === msg.id,
       onTokens: (fresh, tokensDone) => post({ type: 'tokens', id: msg.id, fresh, tokensDone }),
     });

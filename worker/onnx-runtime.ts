@@ -39,6 +39,11 @@ function requireInputs(session: ort.InferenceSession, names: string[], graph: st
   if (missing.length > 0) throw new Error(`${graph} lacks inputs required by the model contract: ${missing.join(', ')}`);
 }
 
+function requireOutputs(session: ort.InferenceSession, names: string[], graph: string): void {
+  const missing = names.filter((n) => !session.outputNames.includes(n));
+  if (missing.length > 0) throw new Error(`${graph} lacks outputs required by the model contract: ${missing.join(', ')}`);
+}
+
 function int64Tensor(values: ArrayLike<number>, dims: number[]): ort.Tensor {
   const data = new BigInt64Array(values.length);
   for (let i = 0; i < values.length; i++) data[i] = BigInt(values[i]);
@@ -52,38 +57,87 @@ export interface WindowConditioning {
   xCond: Float32Array;
   /** Conditioner outputs the step graph takes by the same name (encoder_kv, or per-layer projected lyric keys). */
   passThrough: Record<string, ort.Tensor>;
+  /** The whole x_cond as one tensor, made once per window for the loop graph. */
+  xCondTensor?: ort.Tensor;
+}
+
+/** Per-row sampling settings as the loop graph takes them (topK 0 and topP 1 mean off). */
+export interface RowSampling {
+  temperature: Float64Array;
+  topK: BigInt64Array;
+  topP: Float64Array;
+}
+
+export interface ChunkOutput {
+  /** [rows * n]: the sampled ids in the graph's vocabulary. */
+  tokens: BigInt64Array;
+  cache: KvCache;
 }
 
 /** Step inputs the host builds itself; any other step input must come from the conditioner. */
 const HOST_STEP_INPUTS = new Set(['tokens', 'position', 'x_cond', 'y_cond']);
 
-/** A level's conditioner and step graphs with the contract's feeds. */
+/** Loop graph inputs the host builds itself (the rest: the cache and conditioner pass-through outputs). */
+const HOST_LOOP_INPUTS = new Set(['tokens', 'position', 'x_cond', 'y_cond', 'n_steps', 'uniforms', 'temperature', 'top_k', 'top_p']);
+
+/** A level's conditioner and step graphs (and its fused loop graph, contract v2) with the contract's feeds. */
 export class LevelGraphs {
   private readonly kvNames: string[];
   private readonly presentNames: string[];
   private readonly headDim: number;
-  private readonly passThroughNames: string[];
+  private readonly passThroughNames: string[] = [];
+  private readonly loopPassThrough: string[] = [];
 
+  /** At least one of `step` and `loop`: with a loop graph the step graph is only needed to compare (tests, benches). */
   constructor(
     readonly level: LevelManifest,
     private readonly conditioner: ort.InferenceSession,
-    private readonly step: ort.InferenceSession,
+    private readonly step: ort.InferenceSession | undefined,
+    private readonly loop?: ort.InferenceSession,
   ) {
     const condInputs = ['labels', ...(level.conditioning.upper ? ['upper_tokens'] : [])];
     requireInputs(conditioner, condInputs, `level ${level.level} conditioner`);
+    if (!step && !loop) throw new Error(`level ${level.level}: a step or a loop graph is needed`);
     this.kvNames = [];
     this.presentNames = [];
     for (let i = 0; i < level.layers; i++) {
       this.kvNames.push(`past_key_${i}`, `past_value_${i}`);
       this.presentNames.push(`present_key_${i}`, `present_value_${i}`);
     }
-    // Lyric-encoder models take encoder_kv or per-layer projected keys: both arrive as pass-through inputs.
-    requireInputs(step, ['tokens', 'position', 'x_cond', 'y_cond', ...this.kvNames], `level ${level.level} step`);
     const kv = new Set(this.kvNames);
-    this.passThroughNames = step.inputNames.filter((n) => !HOST_STEP_INPUTS.has(n) && !kv.has(n));
-    const unmet = this.passThroughNames.filter((n) => !conditioner.outputNames.includes(n));
-    if (unmet.length > 0) throw new Error(`level ${level.level} step takes ${unmet.join(', ')}, which its conditioner does not produce`);
+    // Lyric-encoder models take encoder_kv or per-layer projected keys: both arrive as pass-through inputs.
+    const passThrough = (session: ort.InferenceSession, host: Set<string>, graph: string): string[] => {
+      const names = session.inputNames.filter((n) => !host.has(n) && !kv.has(n));
+      const unmet = names.filter((n) => !conditioner.outputNames.includes(n));
+      if (unmet.length > 0) throw new Error(`level ${level.level} ${graph} takes ${unmet.join(', ')}, which its conditioner does not produce`);
+      return names;
+    };
+    if (step) {
+      requireInputs(step, ['tokens', 'position', 'x_cond', 'y_cond', ...this.kvNames], `level ${level.level} step`);
+      this.passThroughNames = passThrough(step, HOST_STEP_INPUTS, 'step');
+    }
+    if (loop) {
+      requireInputs(loop, [...HOST_LOOP_INPUTS, ...this.kvNames], `level ${level.level} loop`);
+      requireOutputs(loop, ['tokens_out', ...this.presentNames], `level ${level.level} loop`);
+      this.loopPassThrough = passThrough(loop, HOST_LOOP_INPUTS, 'loop');
+    }
     this.headDim = level.headDim;
+  }
+
+  /**
+   * Prefills T known positions from `position` (`tokens` [rows * T], the token before each position) and returns the
+   * cache after them: with the loop graph where there is one (n_steps 0), else the step graph.
+   */
+  async prefill(cond: WindowConditioning, tokens: BigInt64Array, t: number, position: number, cache: KvCache): Promise<KvCache> {
+    if (!this.loop) return (await this.run(cond, tokens, t, position, cache)).cache;
+    const { rows } = cond;
+    const none: RowSampling = { temperature: new Float64Array(rows).fill(1), topK: new BigInt64Array(rows), topP: new Float64Array(rows).fill(1) };
+    return (await this.runLoop(cond, tokens, t, position, 0, cache, new Float64Array(0), none)).cache;
+  }
+
+  /** Whether this level samples with the fused loop graph. */
+  get fused(): boolean {
+    return this.loop !== undefined;
   }
 
   /** Positions of a window's sequence: the music tokens, plus the lyric prefix of "prefix" models. */
@@ -102,7 +156,7 @@ export class LevelGraphs {
     }
     const out = await this.conditioner.run(feeds);
     const passThrough: Record<string, ort.Tensor> = {};
-    for (const n of this.passThroughNames) passThrough[n] = out[n];
+    for (const n of [...this.passThroughNames, ...this.loopPassThrough]) passThrough[n] = out[n];
     return { rows, yCond: out.y_cond, xCond: out.x_cond.data as Float32Array, passThrough };
   }
 
@@ -116,6 +170,7 @@ export class LevelGraphs {
    * Returns the logits [rows, V] of the last position and the grown cache.
    */
   async run(cond: WindowConditioning, tokens: BigInt64Array, t: number, position: number, cache: KvCache): Promise<StepOutput> {
+    if (!this.step) throw new Error(`level ${this.level.level}: no step graph loaded`);
     const { rows } = cond;
     const w = this.level.width;
     const seq = this.sequenceLength;
@@ -140,8 +195,56 @@ export class LevelGraphs {
     };
   }
 
+  /**
+   * Samples n tokens in one run of the loop graph from window position `position`: `prev` [rows] is the token
+   * before it, `uniforms` [rows * n] the counter RNG's draws for these positions. Returns the tokens and the cache
+   * after them.
+   */
+  async sampleChunk(
+    cond: WindowConditioning,
+    prev: BigInt64Array,
+    position: number,
+    n: number,
+    cache: KvCache,
+    uniforms: Float64Array,
+    sampling: RowSampling,
+  ): Promise<ChunkOutput> {
+    return this.runLoop(cond, prev, 1, position, n, cache, uniforms, sampling);
+  }
+
+  private async runLoop(
+    cond: WindowConditioning,
+    tokens: BigInt64Array,
+    t: number,
+    position: number,
+    n: number,
+    cache: KvCache,
+    uniforms: Float64Array,
+    sampling: RowSampling,
+  ): Promise<ChunkOutput> {
+    if (!this.loop) throw new Error(`level ${this.level.level} has no loop graph`);
+    const { rows } = cond;
+    cond.xCondTensor ??= new ort.Tensor('float32', cond.xCond, [rows, this.sequenceLength, this.level.width]);
+    const feeds: Record<string, ort.Tensor> = {
+      tokens: new ort.Tensor('int64', tokens, [rows, t]),
+      position: new ort.Tensor('int64', BigInt64Array.of(BigInt(position)), [1]),
+      x_cond: cond.xCondTensor,
+      y_cond: cond.yCond,
+      n_steps: new ort.Tensor('int64', BigInt64Array.of(BigInt(n)), []),
+      uniforms: new ort.Tensor('float64', uniforms, [rows, n]),
+      temperature: new ort.Tensor('float64', sampling.temperature, [rows]),
+      top_k: new ort.Tensor('int64', sampling.topK, [rows]),
+      top_p: new ort.Tensor('float64', sampling.topP, [rows]),
+    };
+    for (const name of this.loopPassThrough) feeds[name] = cond.passThrough[name];
+    for (let i = 0; i < this.kvNames.length; i++) feeds[this.kvNames[i]] = cache[i];
+    const out = await this.loop.run(feeds);
+    return { tokens: out.tokens_out.data as BigInt64Array, cache: this.presentNames.map((name) => out[name]) };
+  }
+
   /** A bare step for benchmarks: same feeds as `run`, nothing sampled. */
   get stepSession(): ort.InferenceSession {
+    if (!this.step) throw new Error(`level ${this.level.level}: no step graph loaded`);
     return this.step;
   }
 }

@@ -1,10 +1,11 @@
-// Samples a batch of windows of one level together: condition, prefill the primed context, then one token per
-// step, all rows of all windows in one session.run. A row's tokens depend only on its own window (seed, sample
+// Samples a batch of windows of one level together: condition, prefill the primed context, then the new tokens,
+// all rows of all windows in one session.run: one token per run with the step graph, or a chunk of tokens per run
+// with the fused loop graph (contract v2: the sampler in the graph, fed the same uniforms, the cache kept inside). A row's tokens depend only on its own window (seed, sample
 // id, start, sampling), never on the batch it rides in, as far as the kernels are batch-invariant (CPU: measured).
 import { uniform, splitSeed } from '../shared/rng.js';
 import { TokenSampler } from '../shared/sampler.js';
 import type { SamplingParams } from '../shared/types.js';
-import type { KvCache, LevelGraphs } from './onnx-runtime.js';
+import type { KvCache, LevelGraphs, RowSampling } from './onnx-runtime.js';
 
 /** One window of one job: what differs between the windows of a batch. */
 export interface WindowItemTask {
@@ -52,6 +53,8 @@ export interface WindowHooks {
   cancelled?: () => boolean;
   /** Milliseconds between onTokens calls. */
   progressIntervalMs?: number;
+  /** Tokens per run of the loop graph, where the level has one; absent or 0: the step graph. */
+  samplingChunk?: number;
 }
 
 export class WindowCancelledError extends Error {
@@ -142,6 +145,7 @@ export async function sampleBatch(
   });
   const knownLen = prefix + ctxLen;
 
+  const fusedChunk = graphs.fused ? (hooks.samplingChunk ?? 0) : 0;
   // Prefill positions 0 .. knownLen-1: their inputs are the start token and known tokens 0 .. knownLen-2.
   let cache: KvCache = graphs.emptyCache(rows);
   for (let pos = 0; pos < knownLen; pos += prefillChunk) {
@@ -153,7 +157,7 @@ export async function sampleBatch(
         tokens[r * t + i] = p === 0 ? 0n : BigInt(known[r][p - 1]);
       }
     }
-    cache = (await graphs.run(cond, tokens, t, pos, cache)).cache;
+    cache = fusedChunk > 0 ? await graphs.prefill(cond, tokens, t, pos, cache) : (await graphs.run(cond, tokens, t, pos, cache)).cache;
     if (hooks.cancelled?.()) throw new WindowCancelledError('window cancelled');
   }
   const tPrefill = performance.now();
@@ -166,22 +170,53 @@ export async function sampleBatch(
   const interval = hooks.progressIntervalMs ?? 100;
   let lastReport = performance.now();
   let reported = 0;
-  for (let i = 0; i < batch.newTokens; i++) {
-    const step = await graphs.run(cond, input, 1, knownLen + i, cache);
-    cache = step.cache;
-    for (let r = 0; r < rows; r++) {
-      const s = streams[r];
-      // The RNG position counts music tokens only.
-      const u = uniform(s.hi, s.lo, s.sampleId, batch.level, s.start + ctxLen + i);
-      const token = sampler.sample(step.logits, r * vocab, s.sampling, u);
-      input[r] = BigInt(token);
-      out[r][i] = token >= vocabOffset ? token - vocabOffset : 0;
-    }
-    if (hooks.cancelled?.()) throw new WindowCancelledError('window cancelled');
+  const report = (done: number): void => {
     if (hooks.onTokens && performance.now() - lastReport >= interval) {
-      hooks.onTokens(out.slice(0, realRows).map((row) => row.slice(reported, i + 1)), i + 1);
-      reported = i + 1;
+      hooks.onTokens(out.slice(0, realRows).map((row) => row.slice(reported, done)), done);
+      reported = done;
       lastReport = performance.now();
+    }
+  };
+  const store = (r: number, i: number, token: number): void => {
+    out[r][i] = token >= vocabOffset ? token - vocabOffset : 0;
+  };
+  const chunk = fusedChunk;
+  if (chunk > 0) {
+    const sampling: RowSampling = {
+      temperature: Float64Array.from(streams, (s) => s.sampling.temperature),
+      topK: BigInt64Array.from(streams, (s) => BigInt(s.sampling.topK)),
+      topP: Float64Array.from(streams, (s) => s.sampling.topP),
+    };
+    for (let i = 0; i < batch.newTokens; i += chunk) {
+      const n = Math.min(chunk, batch.newTokens - i);
+      const u = new Float64Array(rows * n);
+      for (let r = 0; r < rows; r++) {
+        const s = streams[r];
+        for (let j = 0; j < n; j++) u[r * n + j] = uniform(s.hi, s.lo, s.sampleId, batch.level, s.start + ctxLen + i + j);
+      }
+      const res = await graphs.sampleChunk(cond, input, knownLen + i, n, cache, u, sampling);
+      cache = res.cache;
+      for (let r = 0; r < rows; r++) {
+        for (let j = 0; j < n; j++) store(r, i + j, Number(res.tokens[r * n + j]));
+        input[r] = res.tokens[r * n + n - 1];
+      }
+      if (hooks.cancelled?.()) throw new WindowCancelledError('window cancelled');
+      report(i + n);
+    }
+  } else {
+    for (let i = 0; i < batch.newTokens; i++) {
+      const step = await graphs.run(cond, input, 1, knownLen + i, cache);
+      cache = step.cache;
+      for (let r = 0; r < rows; r++) {
+        const s = streams[r];
+        // The RNG position counts music tokens only.
+        const u = uniform(s.hi, s.lo, s.sampleId, batch.level, s.start + ctxLen + i);
+        const token = sampler.sample(step.logits, r * vocab, s.sampling, u);
+        input[r] = BigInt(token);
+        store(r, i, token);
+      }
+      if (hooks.cancelled?.()) throw new WindowCancelledError('window cancelled');
+      report(i + 1);
     }
   }
   const tEnd = performance.now();

@@ -49,6 +49,11 @@ export interface WorkerOptions {
   batchBucket?: number;
   /** @default 1 */
   intraOpThreads?: number;
+  /**
+   * Tokens per run of a level's fused loop graph (contract v2): -1 the manifest's samplingChunk, 0 the step graph
+   * (one session.run per token, contract v1's way). Tokens do not depend on it. @default -1
+   */
+  samplingChunk?: number;
   /** @default '127.0.0.1' */
   host?: string;
   /** 0 picks a free port. @default 0 */
@@ -97,6 +102,9 @@ export class JukeboxWorker {
     if (opts.batchBucket !== undefined && !(Number.isInteger(opts.batchBucket) && (opts.batchBucket === 0 || opts.batchBucket >= maxRows))) {
       throw new Error(`batchBucket must be 0 (off) or an integer >= maxBatchRows (${maxRows}), got ${opts.batchBucket}`);
     }
+    if (opts.samplingChunk !== undefined && !(Number.isInteger(opts.samplingChunk) && opts.samplingChunk >= -1)) {
+      throw new Error(`samplingChunk must be -1 (the manifest's), 0 (step graph) or a token count, got ${opts.samplingChunk}`);
+    }
     for (const l of levels) {
       if (!model.manifest.levels[l]) throw new Error(`model ${model.manifest.modelId} has no level ${l}`);
     }
@@ -109,6 +117,7 @@ export class JukeboxWorker {
       maxBatchRows: opts.maxBatchRows ?? 16,
       batchBucket: opts.batchBucket ?? -1,
       intraOpThreads: opts.intraOpThreads ?? 1,
+      samplingChunk: opts.samplingChunk ?? -1,
       host: opts.host ?? '127.0.0.1',
       port: opts.port ?? 0,
       metricsPort: opts.metricsPort ?? -1,

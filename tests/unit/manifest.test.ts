@@ -56,7 +56,8 @@ test('the shipped tiny model manifest parses', async () => {
 
 test('every contract rule is enforced, naming the field path', () => {
   const cases: [string, string, unknown][] = [
-    ['contractVersion', 'contractVersion', 2],
+    ['contractVersion', 'contractVersion', 3],
+    ['levels[0].samplingChunk', 'levels.0.samplingChunk', 0],
     ['modelId', 'modelId', DELETE],
     ['sampleRate', 'sampleRate', 0],
     ['sampleRate', 'sampleRate', 16000.5],
@@ -104,6 +105,22 @@ test('every contract rule is enforced, naming the field path', () => {
   ];
   for (const [path, at, value] of cases) rejects(at, value, path);
   assert.throws(() => parseManifest(null), (e: unknown) => e instanceof ManifestError && e.path === '(root)');
+});
+
+test('a fused loop graph needs contract version 2; the sampling chunk is optional', () => {
+  const json = tinyManifestJson();
+  edit(json, 'contractVersion', 1);
+  edit(json, 'levels.0.graphs.loop', { file: 'level0.loop.onnx', sha256: 'a'.repeat(64) });
+  assert.throws(() => parseManifest(json), (e: unknown) => e instanceof ManifestError && e.path === 'levels[0].graphs.loop');
+  edit(json, 'contractVersion', 2);
+  edit(json, 'levels.0.graphs.loop.sha256', 'x');
+  assert.throws(() => parseManifest(json), (e: unknown) => e instanceof ManifestError && e.path === 'levels[0].graphs.loop.sha256');
+  edit(json, 'levels.0.graphs.loop.sha256', 'a'.repeat(64));
+  edit(json, 'levels.0.samplingChunk', 16);
+  const m = parseManifest(json);
+  assert.equal(m.contractVersion, 2);
+  assert.equal(m.levels[0].graphs.loop?.file, 'level0.loop.onnx');
+  assert.equal(m.levels[0].samplingChunk, 16);
 });
 
 test('prefix lyrics need music ids shifted past the lyric vocabulary', () => {

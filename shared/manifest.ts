@@ -2,7 +2,9 @@
 // vectors, graph feeds) trusts these invariants, so a broken manifest is refused here with the field's path.
 import { ManifestError } from './errors.js';
 import type {
+  AttentionKind,
   DecoderManifest,
+  KvCacheLayout,
   GraphFile,
   ModelFile,
   LabelsManifest,
@@ -168,6 +170,8 @@ function level(value: unknown, index: number, songLabels: LabelsManifest, versio
   if (g.loop !== undefined && version < 2) fail(`${path}.graphs.loop`, `needs contract version 2, the manifest says ${version}`);
   const loop = g.loop === undefined ? undefined : graphFile(g.loop, `${path}.graphs.loop`);
   const samplingChunk = o.samplingChunk === undefined ? undefined : integer(o.samplingChunk, `${path}.samplingChunk`, 1);
+  const layers = integer(o.layers, `${path}.layers`, 1);
+  const kvCache = o.kvCache === undefined ? undefined : kvCacheLayout(o.kvCache, `${path}.kvCache`, layers);
   return {
     level: lvl,
     hopLength: integer(o.hopLength, `${path}.hopLength`, 1),
@@ -175,7 +179,7 @@ function level(value: unknown, index: number, songLabels: LabelsManifest, versio
     hopFraction,
     codebookSize: integer(o.codebookSize, `${path}.codebookSize`, 2),
     width,
-    layers: integer(o.layers, `${path}.layers`, 1),
+    layers,
     heads,
     headDim: integer(o.headDim, `${path}.headDim`, 1),
     prefillChunk: integer(o.prefillChunk, `${path}.prefillChunk`, 1),
@@ -188,8 +192,30 @@ function level(value: unknown, index: number, songLabels: LabelsManifest, versio
       ...(loop ? { loop } : {}),
     },
     ...(samplingChunk !== undefined ? { samplingChunk } : {}),
+    ...(kvCache ? { kvCache } : {}),
     ...(own ? { labels: own } : {}),
   };
+}
+
+const ATTENTION_KINDS: readonly AttentionKind[] = ['dense', 'row', 'column', 'previous-row', 'cross', 'prime'];
+
+function kvCacheLayout(value: unknown, path: string, layers: number): KvCacheLayout {
+  const o = object(value, path);
+  if (o.dtype !== 'float32' && o.dtype !== 'float16') fail(`${path}.dtype`, `must be "float32" or "float16", got ${describe(o.dtype)}`);
+  const kinds = array(o.layers, `${path}.layers`);
+  if (kinds.length !== layers) fail(`${path}.layers`, `must name one attention kind per layer (${layers}), got ${kinds.length}`);
+  kinds.forEach((k, i) => {
+    if (typeof k !== 'string' || !(ATTENTION_KINDS as readonly string[]).includes(k)) {
+      fail(`${path}.layers[${i}]`, `must be one of ${ATTENTION_KINDS.map((x) => `"${x}"`).join(', ')}, got ${describe(k)}`);
+    }
+  });
+  const sparse = kinds.some((k) => k === 'row' || k === 'column' || k === 'previous-row');
+  const blockCtx = o.blockCtx === null || o.blockCtx === undefined ? null : integer(o.blockCtx, `${path}.blockCtx`, 1);
+  if (sparse && blockCtx === null) fail(`${path}.blockCtx`, 'is needed by row, column and previous-row layers');
+  const prime = kinds.includes('prime');
+  const primeKeys = o.primeKeys === undefined ? undefined : integer(o.primeKeys, `${path}.primeKeys`, 1);
+  if (prime && primeKeys === undefined) fail(`${path}.primeKeys`, 'is needed by prime-attention layers');
+  return { dtype: o.dtype as KvCacheLayout['dtype'], blockCtx, layers: kinds as AttentionKind[], ...(primeKeys !== undefined ? { primeKeys } : {}) };
 }
 
 function decoder(value: unknown, index: number, levels: LevelManifest[]): DecoderManifest {

@@ -40,8 +40,23 @@ export interface LevelManifest {
   graphs: { conditioner: GraphFile; step: GraphFile; loop?: GraphFile };
   /** Tokens per run of the loop graph (a worker flag may override it; tokens do not depend on it). */
   samplingChunk?: number;
+  /** What each layer's KV cache holds (absent: every position so far, as early version-1 exports). */
+  kvCache?: KvCacheLayout;
   /** This level's own label set, where it differs from the manifest's (the top prior's): 1b_lyrics's v2 upsamplers. */
   labels?: LabelsManifest;
+}
+
+export type AttentionKind = 'dense' | 'row' | 'column' | 'previous-row' | 'cross' | 'prime';
+
+/** docs/model-contract.md, "KV cache layout". */
+export interface KvCacheLayout {
+  dtype: 'float32' | 'float16';
+  /** nCtx / blocks (positions of the step graph's sequence, the lyric prefix counted); null without sparse kinds. */
+  blockCtx: number | null;
+  /** One kind per layer. */
+  layers: AttentionKind[];
+  /** Keys a prime-attention layer keeps (only with such layers). */
+  primeKeys?: number;
 }
 
 export interface DecoderManifest extends GraphFile {

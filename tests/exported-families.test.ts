@@ -13,6 +13,9 @@ import * as ort from 'onnxruntime-node';
 import type { LevelManifest } from '../shared/types.js';
 import { relativeError, runConditioner, sequenceLength, sessionOptions, stepWindow } from './helpers/onnx-graphs.js';
 import { PYTHON, requireTorch } from './helpers/python.js';
+import { NO_AGREEMENT, SAMPLING_CASES, addAgreement, agreement, sampleBothWays, type Agreement } from './helpers/fused-agreement.js';
+import { LevelGraphs } from '../worker/onnx-runtime.js';
+import type { WindowBatch } from '../worker/window-sampler.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const FAMILIES = ['5b', '5b_lyrics', '1b_lyrics', 'upsampler_level_1', 'upsampler_level_0'];
@@ -85,3 +88,49 @@ for (const family of FAMILIES) {
     );
   });
 }
+
+let pooled: Agreement = NO_AGREEMENT;
+
+for (const family of FAMILIES) {
+  test(`${family}: the fused loop graph samples the step graph's tokens`, async (t) => {
+    const dir = join(outDir, family);
+    const lm = JSON.parse(readFileSync(join(dir, 'level.json'), 'utf8')) as LevelManifest;
+    const ref = JSON.parse(readFileSync(join(dir, 'reference.json'), 'utf8')) as Reference;
+    assert.ok(lm.graphs.loop, `${family}: level.json names a loop graph`);
+    const open = (file: string): Promise<ort.InferenceSession> => ort.InferenceSession.create(join(dir, file), sessionOptions);
+    const g = new LevelGraphs(lm, await open(lm.graphs.conditioner.file), await open(lm.graphs.step.file), await open(lm.graphs.loop.file));
+    const hop = Math.floor(lm.hopFraction * lm.nCtx);
+    // The reference rows' labels and upper tokens; music context from the reference sequence (prefix models: past the lyrics).
+    const prefix = lm.conditioning.lyrics === 'prefix' ? lm.conditioning.lyricTokens : 0;
+    const item = (row: number, seed: bigint, sampling: (typeof SAMPLING_CASES)[number], context: boolean) => ({
+      start: context ? 2 * hop : 0,
+      context: context ? [Int32Array.from(ref.tokens[row].slice(prefix, prefix + lm.nCtx - hop), (x) => Math.max(0, x - lm.vocabOffset))] : [],
+      upper: ref.upperTokens ? [Int32Array.from(ref.upperTokens[row])] : null,
+      labels: [Int32Array.from(ref.labels[row])],
+      seed,
+      sampling,
+      sampleIds: [row],
+    });
+    let a: Agreement = NO_AGREEMENT;
+    for (const context of [false, true]) {
+      for (const seed of [11n, 12n]) {
+        const batch: WindowBatch = {
+          level: lm.level,
+          newTokens: context ? hop : lm.nCtx,
+          items: SAMPLING_CASES.flatMap((s, i) => ref.labels.map((_, row) => item(row, seed + BigInt(100 * i), s, context))),
+        };
+        const r = await sampleBothWays(g, batch, 32);
+        a = addAgreement(a, agreement(r.step, r.fused, `${family} seed ${seed}${context ? ' primed' : ''}`));
+      }
+    }
+    t.diagnostic(`${family}: ${a.compared} tokens compared, ${a.flips} boundary flips${a.where.length ? ` (${a.where.join('; ')})` : ''}`);
+    pooled = addAgreement(pooled, a);
+    assert.ok(a.flips <= 1, a.where.join('; '));
+  });
+}
+
+test('families together: at most 1 boundary flip per 10,000 tokens', (t) => {
+  t.diagnostic(`${pooled.compared} tokens compared, ${pooled.flips} flips`);
+  assert.ok(pooled.compared >= 10_000, `compared ${pooled.compared}`);
+  assert.ok(pooled.flips <= Math.floor(pooled.compared / 10_000), pooled.where.join('; '));
+});

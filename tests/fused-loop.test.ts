@@ -13,7 +13,7 @@ let manifest: Manifest;
 const graphs = new Map<number, LevelGraphs>();
 
 before(async () => {
-  const folder = await readModelFolder(process.env.FUSED_TEST_MODEL ?? DEFAULT_MODEL_DIR);
+  const folder = await readModelFolder(DEFAULT_MODEL_DIR);
   manifest = folder.manifest;
   const opts = { provider: 'cpu' as const, intraOpThreads: 1 };
   for (const lm of manifest.levels) {

@@ -137,14 +137,16 @@ async function decode(d: DecoderManifest, tokens: number[][]): Promise<Float32Ar
 }
 
 test('manifest follows the contract and names every file by its sha256', () => {
-  assert.equal(manifest.contractVersion, 1);
+  assert.equal(manifest.contractVersion, 2);
   assert.equal(manifest.modelId, 'tiny');
   assert.equal(manifest.levels.length, 3);
   assert.equal(manifest.vqvae.decoders.length, 3);
   manifest.levels.forEach((lm, i) => {
     assert.equal(lm.level, i);
     assert.equal(lm.labelLength, 4 + manifest.labels.maxGenreWords + lm.conditioning.lyricTokens);
-    for (const g of [lm.graphs.conditioner, lm.graphs.step]) {
+    assert.ok(lm.graphs.loop, `level ${i} has its fused loop graph`);
+    assert.equal(lm.kvCache?.layers.length, lm.layers);
+    for (const g of [lm.graphs.conditioner, lm.graphs.step, lm.graphs.loop!]) {
       assert.equal(sha256(readFileSync(join(MODEL_DIR, g.file))), g.sha256, g.file);
     }
   });

@@ -138,6 +138,9 @@ def main() -> None:
     ap.add_argument('--sr', type=int, default=44100)
     ap.add_argument('--opset', type=int, default=17)
     ap.add_argument('--prefill-chunk', type=int, default=32)
+    ap.add_argument('--contract-version', type=int, choices=[1, 2], default=2,
+                    help='2 (default) adds each level\'s fused loop graph (levelL.loop.onnx); 1 writes step graphs only')
+    ap.add_argument('--sampling-chunk', type=int, default=64, help='tokens per run of the loop graph (manifest samplingChunk)')
     ap.add_argument('--max-chars', type=int, default=4096)
     ap.add_argument('--external-threshold', type=int, default=None,
                     help='bytes of weights above which a graph keeps them in an external data file (default 2 GB)')
@@ -233,7 +236,8 @@ def main() -> None:
         export_decoders=decoder_exporter(args, vq_spec, vqvae_ckpt, args.random_seed or 0),
         fp16_weights=args.random_seed is None,
         external_threshold=args.external_threshold if args.external_threshold is not None else TWO_GB,
-        log=lambda *a: print(*a, file=sys.stderr), level_labels=level_labels)
+        log=lambda *a: print(*a, file=sys.stderr), level_labels=level_labels,
+        contract_version=args.contract_version, sampling_chunk=args.sampling_chunk)
     total = sum(os.path.getsize(os.path.join(args.out, n)) for n in os.listdir(args.out))
     print(f'wrote {args.out} ({total / 1e6:.1f} MB)')
 

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
 import type { LevelManifest } from '../../shared/types.js';
+import { cacheLength } from '../../shared/kv-cache.js';
 
 /** Deterministic CPU sessions: one thread each. */
 export const sessionOptions: ort.InferenceSession.SessionOptions = {
@@ -119,7 +120,7 @@ export async function stepWindow(
     for (let i = 0; i < lm.layers; i++) {
       for (const kind of ['key', 'value']) {
         const present = output(out, `present_${kind}_${i}`);
-        assert.deepEqual(present.dims, [b, lm.heads, pos + t, lm.headDim]);
+        assert.deepEqual(present.dims, [b, lm.heads, cacheLength(lm.kvCache, i, pos + t), lm.headDim], `present_${kind}_${i} after position ${pos + t - 1}`);
         next.push(present);
       }
     }

@@ -23,7 +23,9 @@ from onnx import helper, numpy_helper, TensorProto
 import torch
 import torch.nn as nn
 
+from .loop_graph import loop_model
 from .prior import SimplePrior
+from .simplify import static_reshapes
 
 TWO_GB = 2 ** 31 - 2 ** 24  # protobuf's limit, with headroom
 
@@ -245,7 +247,11 @@ def conditioner_model(prior: SimplePrior, hop: int, top_hop: int, opset: int) ->
 
 
 def step_model(prior: SimplePrior, opset: int) -> onnx.ModelProto:
-    b, t, p = 2, 3, 5
+    tf = prior.prior.transformer
+    b, t = 2, 3
+    # An example position where the cache lengths of the kinds differ (row < previous row < dense/column),
+    # so a length the tracer froze would show as a wrong shape at other positions.
+    p = 2 * tf.block_ctx + 5 if tf.block_ctx and 2 * tf.block_ctx + 5 + t <= prior.seq_len else 5
     g = torch.Generator().manual_seed(0)
     w, h, dh = prior.width, prior.heads, prior.head_dim
     args: List[torch.Tensor] = [
@@ -262,13 +268,14 @@ def step_model(prior: SimplePrior, opset: int) -> onnx.ModelProto:
             inputs.append(f'encoder_{kind}_{i}')
             axes[f'encoder_{kind}_{i}'] = {0: 'B'}
     outputs = ['logits']
-    for i in range(prior.depth):
+    for i, f in enumerate(tf.attn_funcs):
+        lo, hi = tf.cache_range(f, p)  # layer i's cache before the query at p (see the KV cache layout)
         for kind in ('key', 'value'):
-            args.append(torch.randn(b, h, p, dh, generator=g))
+            args.append(torch.randn(b, h, hi - lo, dh, generator=g))
             inputs.append(f'past_{kind}_{i}')
             outputs.append(f'present_{kind}_{i}')
-            axes[f'past_{kind}_{i}'] = {0: 'B', 2: 'P'}
-            axes[f'present_{kind}_{i}'] = {0: 'B', 2: 'P_plus_T'}
+            axes[f'past_{kind}_{i}'] = {0: 'B', 2: f'P_{i}'}
+            axes[f'present_{kind}_{i}'] = {0: 'B', 2: f'Pnext_{i}'}
     model = trace_to_onnx(StepGraph(prior), tuple(args), inputs, outputs, axes, opset)
     if prior.lyrics_kind == 'encoder':
         # The contract (version 1) lists encoder_kv among the step inputs; the graph reads the projected
@@ -278,21 +285,29 @@ def step_model(prior: SimplePrior, opset: int) -> onnx.ModelProto:
 
 
 def export_level(prior: SimplePrior, out_dir: str, hop: int, top_hop: int, opset: int,
-                 fp16_weights: bool = False, external_threshold: int = TWO_GB, log=print) -> Dict[str, List[str]]:
-    """Writes levelL.conditioner.onnx and levelL.step.onnx; returns {'conditioner': files, 'step': files}."""
+                 fp16_weights: bool = False, external_threshold: int = TWO_GB, log=print,
+                 loop: bool = False) -> Dict[str, List[str]]:
+    """Writes levelL.conditioner.onnx and levelL.step.onnx (and levelL.loop.onnx, contract version 2, when `loop`);
+    returns {'conditioner': files, 'step': files[, 'loop': files]}."""
     out = {}
     for kind, make in (('conditioner', lambda: conditioner_model(prior, hop, top_hop, opset)),
                        ('step', lambda: step_model(prior, opset))):
         model = make()
+        if kind == 'step':
+            static_reshapes(model)
         if fp16_weights:
             n = keep_fp16_weights(model)
             log(f'level {prior.level} {kind}: {n} fp16 weight tensors kept in fp16')
+        # Built before the step graph is saved: saving with external data empties the initializers in memory.
+        fused = loop_model(model, prior.out_bins) if kind == 'step' and loop else None
         out[kind] = save_graph(model, out_dir, f'level{prior.level}.{kind}.onnx', external_threshold)
+        if fused is not None:
+            out['loop'] = save_graph(fused, out_dir, f'level{prior.level}.loop.onnx', external_threshold)
     return out
 
 
 def level_manifest(prior: SimplePrior, hop: int, hop_fraction: float, prefill_chunk: int,
-                   files: Dict[str, List[str]], out_dir: str) -> dict:
+                   files: Dict[str, List[str]], out_dir: str, sampling_chunk: int = 64) -> dict:
     def graph(kind):
         names = files[kind]
         entry = {'file': names[0], 'sha256': sha256_file(os.path.join(out_dir, names[0]))}
@@ -300,7 +315,7 @@ def level_manifest(prior: SimplePrior, hop: int, hop_fraction: float, prefill_ch
             entry['externalData'] = [{'file': n, 'sha256': sha256_file(os.path.join(out_dir, n))} for n in names[1:]]
         return entry
 
-    return {
+    entry = {
         'level': prior.level,
         'hopLength': hop,
         'nCtx': prior.n_ctx,
@@ -321,7 +336,12 @@ def level_manifest(prior: SimplePrior, hop: int, hop_fraction: float, prefill_ch
         'labelLength': prior.label_length,
         'vocabOffset': prior.vocab_offset,
         'graphs': {'conditioner': graph('conditioner'), 'step': graph('step')},
+        'kvCache': prior.prior.transformer.kv_cache_manifest(),
     }
+    if 'loop' in files:
+        entry['graphs']['loop'] = graph('loop')
+        entry['samplingChunk'] = sampling_chunk
+    return entry
 
 
 def hop_lengths(vq: dict) -> List[int]:
@@ -336,7 +356,7 @@ def write_model_folder(priors: List[SimplePrior], vq: dict, out_dir: str, *, mod
                        labels: dict, lyrics: Optional[dict], hop_fractions: List[float], prefill_chunk: int,
                        opset: int, export_decoders: Callable[[str], List[dict]], fp16_weights: bool = False,
                        external_threshold: int = TWO_GB, contract_version: int = 1, log=print,
-                       level_labels: Optional[Dict[int, dict]] = None) -> bytes:
+                       level_labels: Optional[Dict[int, dict]] = None, sampling_chunk: int = 64) -> bytes:
     """Exports every level (index = level) and the decoders, writes manifest.json; returns its bytes.
 
     labels: the manifest's `labels` object (the top prior's); lyrics: its `lyrics` object (or None);
@@ -348,8 +368,9 @@ def write_model_folder(priors: List[SimplePrior], vq: dict, out_dir: str, *, mod
     for prior in sorted(priors, key=lambda p: p.level):
         log(f'exporting level {prior.level} ({sum(p.numel() for p in prior.parameters()) / 1e6:.2f} M parameters)')
         files = export_level(prior, out_dir, hops[prior.level], hops[-1], opset,
-                             fp16_weights and prior.fp16_params, external_threshold, log)
-        entry = level_manifest(prior, hops[prior.level], hop_fractions[prior.level], prefill_chunk, files, out_dir)
+                             fp16_weights and prior.fp16_params, external_threshold, log, loop=contract_version >= 2)
+        entry = level_manifest(prior, hops[prior.level], hop_fractions[prior.level], prefill_chunk, files, out_dir,
+                               sampling_chunk)
         if level_labels and prior.level in level_labels:
             entry['labels'] = level_labels[prior.level]
         levels.append(entry)

@@ -39,8 +39,9 @@ def _value_info_like(src: onnx.ValueInfoProto, name: str) -> onnx.ValueInfoProto
     return helper.make_tensor_value_info(name, t.elem_type, dims)
 
 
-def _sampler_nodes(logits: str, u: str, vocab: int, use_filters: str) -> (List[onnx.NodeProto], str):
-    """Nodes from logits [B, V] (float) and u [B] (float64) to the sampled token [B] (int64)."""
+def _sampler_nodes(logits: str, u: str, vocab: int, use_filters: str, sort_k: str) -> (List[onnx.NodeProto], str):
+    """Nodes from logits [B, V] (float) and u [B] (float64) to the sampled token [B] (int64). sort_k [1]: how many
+    of the largest values the filters sort (the largest effective top-k of the batch: V when a row has none)."""
     n: List[onnx.NodeProto] = []
     p = BODY + 's/'
     c = lambda name, value, dtype=TensorProto.INT64, dims=None: n.append(helper.make_node(
@@ -69,7 +70,7 @@ def _sampler_nodes(logits: str, u: str, vocab: int, use_filters: str) -> (List[o
     tc('one_d', [1.0], TensorProto.DOUBLE, [1])
     tc('pos_inf', [float('inf')], TensorProto.DOUBLE, [1])
     then_nodes += [
-        helper.make_node('TopK', [p + 's', th + 'V'], [th + 'sorted', th + 'sorted_idx'], axis=1, largest=1, sorted=1),
+        helper.make_node('TopK', [p + 's', sort_k], [th + 'sorted', th + 'sorted_idx'], axis=1, largest=1, sorted=1),
         # top-k: the k-th largest (k = V when off)
         helper.make_node('Greater', ['top_k', th + 'zero'], [th + 'k_pos']),
         helper.make_node('Less', ['top_k', th + 'V'], [th + 'k_lt']),
@@ -124,8 +125,22 @@ def _sampler_nodes(logits: str, u: str, vocab: int, use_filters: str) -> (List[o
     return n, p + 'token'
 
 
-def _step_nodes(step: onnx.GraphProto, prefix: str, rename: Dict[str, str], outer_names: set) -> List[onnx.NodeProto]:
-    """The step graph's nodes with every value it defines renamed (prefix, or `rename`); outer values kept."""
+def _hoistable(step: onnx.GraphProto) -> List[onnx.NodeProto]:
+    """Step nodes that read only weights and constants (the fp16 weights' Casts, Constants): computed once in the
+    outer graph, not per token inside the Loop, where ONNX Runtime would not fold them."""
+    known = {i.name for i in step.initializer}
+    out = []
+    for n in step.node:
+        if all(x == '' or x in known for x in n.input) and not any(a.type == onnx.AttributeProto.GRAPH for a in n.attribute):
+            out.append(n)
+            known.update(n.output)
+    return out
+
+
+def _step_nodes(step: onnx.GraphProto, prefix: str, rename: Dict[str, str], outer_names: set,
+                skip: set) -> List[onnx.NodeProto]:
+    """The step graph's nodes (but `skip`) with every value they define renamed (prefix, or `rename`); outer values
+    kept."""
     def mapped(name: str) -> str:
         if name == '' or name in outer_names:
             return name
@@ -133,6 +148,8 @@ def _step_nodes(step: onnx.GraphProto, prefix: str, rename: Dict[str, str], oute
 
     nodes = []
     for node in step.node:
+        if id(node) in skip:
+            continue
         new = onnx.NodeProto()
         new.CopyFrom(node)
         new.name = prefix + (node.name or node.output[0])
@@ -164,7 +181,9 @@ def loop_model(step_model: onnx.ModelProto, vocab: int) -> onnx.ModelProto:
     # A declared-unused input (encoder_kv where the graph reads projected keys) is not needed here.
     used = {name for node in step.node for name in node.input}
     passthrough = [i for i in passthrough if i.name in used]
-    outer_names = {i.name for i in step.initializer} | {i.name for i in passthrough}
+    hoisted = _hoistable(step)
+    skip = {id(n) for n in hoisted}
+    outer_names = {i.name for i in step.initializer} | {i.name for i in passthrough} | {o for n in hoisted for o in n.output}
     past_vi = [step_inputs[n] for n in kv]
     i64 = TensorProto.INT64
 
@@ -183,8 +202,8 @@ def loop_model(step_model: onnx.ModelProto, vocab: int) -> onnx.ModelProto:
         helper.make_node('Add', [BODY + 'pos', BODY + 'one'], [BODY + 'pos_end']),
         helper.make_node('Slice', ['x_cond', BODY + 'pos', BODY + 'pos_end', BODY + 'axis1'], [BODY + 'x_t']),
     ]
-    body_nodes += _step_nodes(step, STEP, rename, outer_names)
-    sampler, token = _sampler_nodes(rename['logits'], BODY + 'u', vocab, 'use_filters')
+    body_nodes += _step_nodes(step, STEP, rename, outer_names, skip)
+    sampler, token = _sampler_nodes(rename['logits'], BODY + 'u', vocab, 'use_filters', 'sample/sort_k')
     body_nodes.append(helper.make_node('Gather', ['uniforms', BODY + 'iter'], [BODY + 'u'], axis=1))
     body_nodes += sampler
     body_nodes += [
@@ -219,6 +238,10 @@ def loop_model(step_model: onnx.ModelProto, vocab: int) -> onnx.ModelProto:
         helper.make_node('Cast', [o + 'any_on'], [o + 'any_i'], to=i64),
         helper.make_node('ReduceMax', [o + 'any_i'], [o + 'any_max'], keepdims=0),
         helper.make_node('Cast', [o + 'any_max'], ['use_filters'], to=TensorProto.BOOL),
+        # Sorting only the largest k of the batch is enough for top-k and for top-p within it (TopK is the
+        # filters' dearest node); a row without top-k needs the whole vocabulary.
+        helper.make_node('Where', [o + 'k_on', 'top_k', o + 'V'], [o + 'k_eff']),
+        helper.make_node('ReduceMax', [o + 'k_eff'], [o + 'sort_k'], keepdims=1),
         helper.make_node('Loop', ['n_steps', '', 'tokens'] + kv, [o + 'tok_last'] + loop_kv + [o + 'tokens_nb'], body=body),
         helper.make_node('Transpose', [o + 'tokens_nb'], [o + 'tokens_out'], perm=[1, 0]),
     ]
@@ -242,11 +265,11 @@ def loop_model(step_model: onnx.ModelProto, vocab: int) -> onnx.ModelProto:
         # tokens_out [B, 0]: nothing sampled
         helper.make_node('Slice', ['tokens', f + 'zero', f + 'zero', f + 'axis1'], [f + 'tokens_out']),
     ]
-    prefill_nodes += _step_nodes(step, f + 'step/', f_rename, outer_names | set(kv) | {'tokens', 'position'})
+    prefill_nodes += _step_nodes(step, f + 'step/', f_rename, outer_names | set(kv) | {'tokens', 'position'}, skip)
     prefill_graph = helper.make_graph(prefill_nodes, 'prefill', [], [helper.make_tensor_value_info(f + 'tokens_out', i64, [None, None])]
                                       + [_value_info_like(vi, name) for vi, name in zip(past_vi, f_kv)])
 
-    outer_nodes = [
+    outer_nodes = list(hoisted) + [
         _const('outer/zero', i64, [], [0]),
         helper.make_node('Equal', ['n_steps', 'outer/zero'], ['outer/prefill']),
         helper.make_node('If', ['outer/prefill'], ['tokens_out'] + presents, then_branch=prefill_graph, else_branch=sample_graph),

@@ -12,10 +12,12 @@ block_ctx = n_ctx // blocks positions:
 Two independent code paths:
 - `forward` (the official training/`z_forward` path): the whole window at once, sparse kinds by
   reshaping into rows / columns as the official FactoredAttention does;
-- `step`: T positions from `position` with a full-length KV cache [B, H, P, Dh] per layer; every
-  kind attends over the whole cache with a position mask that lets it see exactly the keys the
-  official sample mode keeps. Cross-attention layers read keys/values projected once per window
-  (`project_encoder_kv`) and carry their cache slot with zeros.
+- `step`: T positions from `position` = P with a KV cache per layer that holds only what its kind
+  still reads (`Transformer.cache_range`), as the official sample mode keeps it: dense and column
+  all of [0, P), row the current block, previous row the previous and current blocks, prime the
+  first min(P, prime_keys) positions, cross nothing (it reads keys/values projected once per window,
+  `project_encoder_kv`). Each key gets its absolute position and a position mask selects exactly
+  the keys the whole-window forward sees; the present cache is trimmed for the next query.
 """
 import math
 from typing import Dict, List, Optional, Tuple
@@ -26,9 +28,13 @@ import torch.nn as nn
 from .ops import Conv1D, LayerNorm, quick_gelu
 
 KV = Tuple[torch.Tensor, torch.Tensor]
+# Per attention kind in a step: (mask [T, Lc + T] or None, output gate [T, 1] or None, indices of the
+# keys the next query still needs, or None to keep them all).
+StepLayout = Tuple[Optional[torch.Tensor], Optional[torch.Tensor], Optional[torch.Tensor]]
 
 DENSE, ROW, COLUMN, PREV_ROW, CROSS, PRIME = 0, 1, 2, 3, 6, 7
 SUPPORTED_ATTN_FUNCS = (DENSE, ROW, COLUMN, PREV_ROW, CROSS, PRIME)
+KIND_NAMES = {DENSE: 'dense', ROW: 'row', COLUMN: 'column', PREV_ROW: 'previous-row', CROSS: 'cross', PRIME: 'prime'}
 
 
 def attn_func_for(attn_order: int, d: int) -> int:
@@ -164,15 +170,15 @@ class FactoredAttention(nn.Module):
 
     # -- cached step (official sample path) -------------------------------------------------------
 
-    def step(self, x: torch.Tensor, past: KV, mask: Optional[torch.Tensor], gate: Optional[torch.Tensor],
-             enc: Optional[KV]) -> Tuple[torch.Tensor, KV]:
+    def step(self, x: torch.Tensor, past: KV, layout: StepLayout, enc: Optional[KV]) -> Tuple[torch.Tensor, KV]:
         past_k, past_v = past
+        mask, gate, keep = layout
         if self.attn_func == CROSS:
             assert enc is not None, 'cross-attention needs the projected encoder keys/values'
             q = self.split_heads(self.c_attn(x))
             a = self._softmax_attend(q, enc[0], enc[1], None)
-            zeros = torch.zeros_like(q)
-            present = (torch.cat([past_k, zeros], dim=2), torch.cat([past_v, zeros], dim=2))
+            # Nothing to cache (length 0); slicing the past keeps the input in the traced graph.
+            present = (past_k[:, :, :0], past_v[:, :, :0])
         else:
             q, k, v = self.c_attn(x).chunk(3, dim=2)
             q, k, v = self.split_heads(q), self.split_heads(k), self.split_heads(v)
@@ -181,7 +187,10 @@ class FactoredAttention(nn.Module):
             a = self._softmax_attend(q, k_all, v_all, mask)
             if gate is not None:
                 a = a * gate
-            present = (k_all, v_all)
+            if keep is None:
+                present = (k_all, v_all)
+            else:
+                present = (k_all.index_select(2, keep), v_all.index_select(2, keep))
         return self.c_proj(self.merge_heads(a)), present
 
 
@@ -217,8 +226,8 @@ class ResAttnBlock(nn.Module):
     def forward(self, x: torch.Tensor, encoder_kv: Optional[torch.Tensor] = None) -> torch.Tensor:
         return self._out(x, self.attn(self.ln_0(x), encoder_kv if self.attn_func == CROSS else None))
 
-    def step(self, x, past: KV, mask, gate, enc: Optional[KV]) -> Tuple[torch.Tensor, KV]:
-        a, present = self.attn.step(self.ln_0(x), past, mask, gate, enc)
+    def step(self, x, past: KV, layout: StepLayout, enc: Optional[KV]) -> Tuple[torch.Tensor, KV]:
+        a, present = self.attn.step(self.ln_0(x), past, layout, enc)
         return self._out(x, a), present
 
 
@@ -254,40 +263,94 @@ class Transformer(nn.Module):
         """Cross-attention keys/values [B, H, n_tokens, Dh] of every cross layer, computed once per window."""
         return {i: self._attn_mods[i].attn.project_encoder_kv(encoder_kv) for i in self.cross_layers}
 
-    def step_masks(self, position: torch.Tensor, t: int) -> Dict[int, Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]]:
-        """Per attention kind: (mask [T, P + T] over the full cache, output gate [T, 1] or None) for queries at
-        positions position .. position + T - 1 (position = P, the cache length)."""
-        qp = (torch.arange(t) + position).unsqueeze(1)  # [T, 1]
-        kp = torch.arange(t + position[0]).unsqueeze(0)  # [1, P + T]
-        causal = kp <= qp
-        out = {}
+    @property
+    def prime_keys(self) -> Optional[int]:
+        return self._attn_mods[self.attn_funcs.index(PRIME)].attn.prime_keys if PRIME in self.attn_funcs else None
+
+    def cache_range(self, f: int, p: int) -> Tuple[int, int]:
+        """Positions [start, end) that a layer of kind f caches before the query at position p: what
+        that query and later ones still read (the official sample mode's cache, kept minimal)."""
+        bc = self.block_ctx
+        if f in (DENSE, COLUMN):
+            return 0, p
+        if f == ROW:
+            return p // bc * bc, p
+        if f == PREV_ROW:
+            return max(0, p // bc * bc - bc), p
+        if f == PRIME:
+            return 0, min(p, self.prime_keys)
+        if f == CROSS:
+            return 0, 0
+        raise NotImplementedError(f)
+
+    def kv_cache_manifest(self) -> dict:
+        """The manifest's `kvCache` (docs/model-contract.md, KV cache layout): each layer's kind, from which
+        a host computes every layer's cache length at any position."""
+        out = {'dtype': 'float32', 'blockCtx': self.block_ctx, 'layers': [KIND_NAMES[f] for f in self.attn_funcs]}
+        if self.prime_keys is not None:
+            out['primeKeys'] = self.prime_keys
+        return out
+
+    def step_layouts(self, position: torch.Tensor, t: int, past_len: Dict[int, int]) -> Dict[int, StepLayout]:
+        """Per attention kind: the StepLayout for queries at position .. position + T - 1 over keys
+        concat(past, new), where the past holds `past_len[f]` keys laid out by `cache_range`.
+
+        Everything is computed from the `position` tensor and traced shapes (no Python ints from
+        tensors), so one exported graph serves every position, chunk size and cache length."""
+        p = position[0]
+        new = torch.arange(t) + p  # positions of the T new keys (= the queries)
+        qp = new.unsqueeze(1)  # [T, 1]
+        nxt = p + t  # the next query's position, which the present cache is trimmed for
+        bc = self.block_ctx
+        out: Dict[int, StepLayout] = {}
         for f in set(self.attn_funcs):
+            if f == CROSS:
+                out[f] = (None, None, None)
+                continue
+            lc = past_len[f]
+            # Absolute key positions: prime caches a prefix [0, Lc), the other kinds a suffix [P - Lc, P).
+            start = 0 if f == PRIME else p - lc
+            kp = torch.cat([torch.arange(lc) + start, new]).unsqueeze(0)  # [1, Lc + T]
+            causal = kp <= qp
+            gate = keep = None
             if f == DENSE:
-                out[f] = (causal, None)
+                mask = causal
             elif f == ROW:
-                bc = self.block_ctx
-                out[f] = (causal & (torch.div(kp, bc, rounding_mode='floor') == torch.div(qp, bc, rounding_mode='floor')), None)
+                mask = causal & (torch.div(kp, bc, rounding_mode='floor') == torch.div(qp, bc, rounding_mode='floor'))
+                # slots of positions >= the next query's block start
+                keep = torch.arange(torch.div(nxt, bc, rounding_mode='floor') * bc - start, lc + t)
             elif f == COLUMN:
-                bc = self.block_ctx
-                out[f] = (causal & (torch.remainder(kp, bc) == torch.remainder(qp, bc)), None)
+                mask = causal & (torch.remainder(kp, bc) == torch.remainder(qp, bc))
             elif f == PREV_ROW:
-                bc = self.block_ctx
-                row = torch.div(qp, bc, rounding_mode='floor')
-                mask = torch.div(kp, bc, rounding_mode='floor') == row - 1
-                out[f] = (mask, (qp >= bc).to(torch.float32))
+                mask = torch.div(kp, bc, rounding_mode='floor') == torch.div(qp, bc, rounding_mode='floor') - 1
+                gate = (qp >= bc).to(torch.float32)  # row 0 has no previous row: output zero
+                # both bounds given: a one-sided clamp exports an empty Clip input (shape-inference warnings)
+                first = torch.clamp(torch.div(nxt, bc, rounding_mode='floor') * bc - bc, 0, self.n_ctx)
+                keep = torch.arange(first - start, lc + t)
             elif f == PRIME:
-                pl = self._attn_mods[self.attn_funcs.index(PRIME)].attn.prime_keys
-                out[f] = (causal & (kp < pl), None)
-            elif f == CROSS:
-                out[f] = (None, None)
+                mask = causal & (kp < self.prime_keys)
+                keep = torch.arange(torch.clamp(nxt, 0, self.prime_keys))  # the first min(P + T, prime_keys)
+            else:
+                raise NotImplementedError(f)
+            out[f] = (mask, gate, keep)
         return out
 
     def step(self, x: torch.Tensor, position: torch.Tensor, past: List[KV],
              enc: Optional[Dict[int, KV]] = None) -> Tuple[torch.Tensor, List[KV]]:
-        masks = self.step_masks(position, x.shape[1])
+        """T = x.shape[1] positions from `position`; past[i] holds layer i's cache as `cache_range` lays
+        it out for the query at `position`, and so do the returned presents for position + T."""
+        t = x.shape[1]
+        # Cached length per kind, from the first layer of that kind (a traced shape when exporting).
+        past_len = {f: past[self.attn_funcs.index(f)][0].shape[2] for f in set(self.attn_funcs)}
+        if not torch.jit.is_tracing():  # a wrongly laid out cache would silently mask the wrong keys
+            pos = int(position[0])
+            for i, f in enumerate(self.attn_funcs):
+                lo, hi = self.cache_range(f, pos)
+                assert past[i][0].shape[2] == hi - lo, f'layer {i} ({KIND_NAMES[f]}): cache length ' \
+                    f'{past[i][0].shape[2]} at position {pos}, expected {hi - lo}'
+        layouts = self.step_layouts(position, t, past_len)
         presents: List[KV] = []
         for i, (block, layer_past) in enumerate(zip(self._attn_mods, past)):
-            mask, gate = masks[block.attn_func]
-            x, present = block.step(x, layer_past, mask, gate, enc.get(i) if enc else None)
+            x, present = block.step(x, layer_past, layouts[block.attn_func], enc.get(i) if enc else None)
             presents.append(present)
         return x, presents

@@ -17,6 +17,8 @@ import { median, saveResult } from './common.js';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const BATCHES = [1, 4, 16];
 const LOOP_CHUNK = 64;
+/** ONNX Runtime intra-op threads per session (BENCH_THREADS; the worker's --intra-op-threads). */
+const THREADS = Number(process.env.BENCH_THREADS ?? 1);
 const FILTERED: SamplingParams = { temperature: 0.9, topK: 60, topP: 0.9 };
 
 function batchOf(lm: LevelManifest, rows: number, sampling: SamplingParams): WindowBatch {
@@ -54,7 +56,7 @@ async function tokensPerSecond(g: LevelGraphs, batch: WindowBatch, chunk: number
 
 async function main(): Promise<void> {
   const folder = await readModelFolder(process.argv[2] ?? DEFAULT_MODEL_DIR);
-  const opts = { provider: 'cpu' as const, intraOpThreads: 1 };
+  const opts = { provider: 'cpu' as const, intraOpThreads: THREADS };
   const results: Record<string, unknown>[] = [];
   for (const lm of folder.manifest.levels) {
     if (!lm.graphs.loop) throw new Error(`level ${lm.level} has no loop graph: export the model with contract version 2`);
@@ -93,10 +95,11 @@ async function main(): Promise<void> {
       }
     }
   }
-  await saveResult('fused-loop', {
-    note: `tokens per second sampling fresh windows (nCtx new tokens, no prefill), CPU, 1 intra-op thread; loop = the sampling loop (after the conditioner), wholeWindow = with the conditioner's run; step = one session.run per token with the host sampler, fused = the loop graph with ${LOOP_CHUNK} tokens per run; median of ${ROUNDS} interleaved rounds, spread = (max - min) / median`,
+  await saveResult(THREADS === 1 ? 'fused-loop' : `fused-loop-${THREADS}threads`, {
+    note: `tokens per second sampling fresh windows (nCtx new tokens, no prefill), CPU, ${THREADS} intra-op thread(s); loop = the sampling loop (after the conditioner), wholeWindow = with the conditioner's run; step = one session.run per token with the host sampler, fused = the loop graph with ${LOOP_CHUNK} tokens per run; median of ${ROUNDS} interleaved rounds, spread = (max - min) / median`,
     model: folder.manifest.modelId,
     rounds: ROUNDS,
+    intraOpThreads: THREADS,
     loopChunk: LOOP_CHUNK,
     results,
   });

@@ -293,9 +293,14 @@ program
   .option('--intra-op-threads <n>', 'ONNX Runtime threads per session', positiveInt('--intra-op-threads'), 1)
   .option('--sampling-chunk <n>', "tokens per run of a level's fused loop graph (0 = the step graph, one run per token; default: the manifest's)", int('--sampling-chunk'))
   .addOption(new Option('--provider <p>', 'execution provider').choices(['cpu', 'cuda']).default('cpu'))
+  .addOption(
+    new Option('--precision <p>', "graph set: the model's float16 graphs (fp16) or float32 ones; auto = fp16 on CUDA where the model has them (fp16 on CPU is for tests only)")
+      .choices(['auto', 'fp32', 'fp16'])
+      .default('auto'),
+  )
   .option('--announce', 'print {"listening": address} on stdout once serving')
   .action(
-    async (flags: { model: string; host: string; port: number; metricsPort: number; levels?: string; decode: boolean; threads: number; maxBatchRows: number; batchBucket?: number; intraOpThreads: number; samplingChunk?: number; provider: 'cpu' | 'cuda'; announce?: boolean }) => {
+    async (flags: { model: string; host: string; port: number; metricsPort: number; levels?: string; decode: boolean; threads: number; maxBatchRows: number; batchBucket?: number; intraOpThreads: number; samplingChunk?: number; provider: 'cpu' | 'cuda'; precision: 'auto' | 'fp32' | 'fp16'; announce?: boolean }) => {
       const worker = await JukeboxWorker.start({
         modelDir: flags.model,
         host: flags.host,
@@ -309,6 +314,7 @@ program
         intraOpThreads: flags.intraOpThreads,
         samplingChunk: flags.samplingChunk,
         provider: flags.provider,
+        precision: flags.precision,
       });
       if (flags.announce) process.stdout.write(`${JSON.stringify({ listening: worker.address, metricsPort: worker.metricsPort })}\n`);
       const stop = (): void => {

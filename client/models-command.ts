@@ -1,7 +1,7 @@
 // `jukebox models check DIR`: validates a model folder (manifest, contract version, every graph file and its
 // sha256) and prints what the model is: levels, conditioning, vocabularies and decoder margins.
 import type { Command } from 'commander';
-import { modelFiles, readModelFolder, verifyModelFiles, type ModelFolder } from '../models/model-folder.js';
+import { levelGraphList, modelFiles, readModelFolder, verifyModelFiles, type ModelFolder } from '../models/model-folder.js';
 import { CONTRACT_VERSION, DEFAULT_SAMPLING_CHUNK } from '../shared/manifest.js';
 import type { LevelManifest, Manifest } from '../shared/types.js';
 
@@ -38,7 +38,7 @@ function seconds(samples: number, sampleRate: number): string {
 export function describeModel(folder: ModelFolder): string {
   const m: Manifest = folder.manifest;
   const { labels } = m;
-  const graphs = [...m.levels.flatMap((l) => [l.graphs.conditioner, l.graphs.step, ...(l.graphs.loop ? [l.graphs.loop] : [])]), ...m.vqvae.decoders];
+  const graphs = [...m.levels.flatMap(levelGraphList), ...m.vqvae.decoders];
   const external = modelFiles(m).length - graphs.length;
   const out: string[] = [];
   out.push(`model ${m.modelId}: OK (contract version ${m.contractVersion}, ${m.sampleRate} Hz)`);
@@ -69,6 +69,8 @@ export function describeModel(folder: ModelFolder): string {
     );
     out.push(`    conditioning: ${conditioningText(l)}`);
     out.push(`    graphs: ${l.graphs.conditioner.file}, ${l.graphs.step.file}${l.graphs.loop ? `, ${l.graphs.loop.file} (fused, ${l.samplingChunk ?? DEFAULT_SAMPLING_CHUNK} tokens per run)` : ''}`);
+    const h = l.graphs.fp16;
+    if (h) out.push(`    fp16 graphs: ${h.conditioner.file}, ${h.step.file}${h.loop ? `, ${h.loop.file}` : ''}`);
   }
   out.push('decoders:');
   for (const d of m.vqvae.decoders) {

@@ -53,6 +53,7 @@ export class GrpcWorkerConnection implements WorkerConnection {
           maxBatchRows: res.maxBatchRows,
           executionProvider: res.executionProvider,
           batchBucket: res.batchBucket,
+          precision: res.precision || 'fp32',
           decodes: res.decodes,
         });
       });

@@ -29,6 +29,8 @@ export interface SimulatedWorkerSpec {
   levels: number[];
   decodes?: boolean;
   provider?: string;
+  /** @default 'fp32' */
+  precision?: string;
 }
 
 /** What a simulated worker should do with one call, for failure tests: undefined = behave. */
@@ -56,6 +58,7 @@ export class SimulatedWorker implements WorkerConnection {
       maxBatchRows: this.spec.maxBatchRows ?? 1,
       executionProvider: this.spec.provider ?? 'cpu',
       batchBucket: 0,
+      precision: this.spec.precision ?? 'fp32',
       decodes: this.spec.decodes ?? true,
     });
   }

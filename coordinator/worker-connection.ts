@@ -15,15 +15,18 @@ export interface WorkerInfo {
   executionProvider: string;
   /** Rows every batch is padded to (0 = none). */
   batchBucket: number;
+  /** The model's graph set it runs: "fp32" or "fp16" (workers from before precision answer "": fp32). */
+  precision: string;
   decodes: boolean;
 }
 
 /**
- * What fixes the numbers a row gets: the execution provider and the batch bucket. A job is pinned to the first
- * profile it runs on, so that its tokens do not depend on which worker a window lands on.
+ * What fixes the numbers a row gets: the execution provider, the graph set's precision and the batch bucket. A job
+ * is pinned to the first profile it runs on, so that its tokens do not depend on which worker a window lands on.
  */
-export function kernelProfile(info: Pick<WorkerInfo, 'executionProvider' | 'batchBucket'>): string {
-  return info.batchBucket > 0 ? `${info.executionProvider} (batches padded to ${info.batchBucket} rows)` : info.executionProvider;
+export function kernelProfile(info: Pick<WorkerInfo, 'executionProvider' | 'batchBucket' | 'precision'>): string {
+  const kernels = `${info.executionProvider} ${info.precision || 'fp32'}`;
+  return info.batchBucket > 0 ? `${kernels} (batches padded to ${info.batchBucket} rows)` : kernels;
 }
 
 /** One window of one job inside a batch. */

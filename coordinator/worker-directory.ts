@@ -21,7 +21,7 @@ export interface WorkerRequirement {
   modelHash: string;
   /** A prior level, or 'decode'. */
   level: number | 'decode';
-  /** Kernel profile the job is pinned to (kernelProfile: provider and batch bucket): kernels differ, so would tokens. */
+  /** Kernel profile the job is pinned to (kernelProfile: provider, precision and batch bucket): kernels differ, so would tokens. */
   kernels?: string;
   /** Sample rows the task brings to a batch: the worker's batches must hold them. */
   rows?: number;

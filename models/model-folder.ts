@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseManifest } from '../shared/manifest.js';
 import { ManifestError } from '../shared/errors.js';
-import type { GraphFile, Manifest, ModelFile } from '../shared/types.js';
+import type { GraphFile, LevelManifest, Manifest, ModelFile } from '../shared/types.js';
 
 export const DEFAULT_MODEL_DIR = fileURLToPath(new URL('./tiny', import.meta.url));
 
@@ -35,9 +35,14 @@ export async function readModelFolder(dir: string): Promise<ModelFolder> {
   return { dir: abs, manifest, hash: createHash('sha256').update(bytes).digest('hex') };
 }
 
+/** A level's graphs: the float32 set, then the float16 set where there is one. */
+export function levelGraphList(l: LevelManifest): GraphFile[] {
+  return [l.graphs, l.graphs.fp16].flatMap((g) => (g ? [g.conditioner, g.step, ...(g.loop ? [g.loop] : [])] : []));
+}
+
 /** Every file the manifest names: graphs, then their external weight files. */
 export function modelFiles(manifest: Manifest): ModelFile[] {
-  const graphs: GraphFile[] = [...manifest.levels.flatMap((l) => [l.graphs.conditioner, l.graphs.step, ...(l.graphs.loop ? [l.graphs.loop] : [])]), ...manifest.vqvae.decoders];
+  const graphs: GraphFile[] = [...manifest.levels.flatMap(levelGraphList), ...manifest.vqvae.decoders];
   return [...graphs.map(({ file, sha256 }) => ({ file, sha256 })), ...graphs.flatMap((g) => g.externalData ?? [])];
 }
 

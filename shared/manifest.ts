@@ -9,10 +9,12 @@ import type {
   ModelFile,
   LabelsManifest,
   LevelConditioning,
+  LevelGraphFiles,
   LevelManifest,
   LyricsKind,
   LyricsManifest,
   Manifest,
+  Precision,
 } from './types.js';
 
 /** The newest contract version this build speaks; it reads every version in CONTRACT_VERSIONS. */
@@ -167,8 +169,13 @@ function level(value: unknown, index: number, songLabels: LabelsManifest, versio
     fail(`${path}.labelLength`, `must be 4 + maxGenreWords + lyricTokens = ${expected}, got ${labelLength}`);
   }
   const g = object(o.graphs, `${path}.graphs`);
-  if (g.loop !== undefined && version < 2) fail(`${path}.graphs.loop`, `needs contract version 2, the manifest says ${version}`);
-  const loop = g.loop === undefined ? undefined : graphFile(g.loop, `${path}.graphs.loop`);
+  const graphs: LevelManifest['graphs'] = graphSet(g, `${path}.graphs`, version);
+  if (g.fp16 !== undefined) {
+    const fp16 = graphSet(g.fp16, `${path}.graphs.fp16`, version);
+    // The float16 set holds versions of the float32 graphs, nothing of its own.
+    if (fp16.loop && !graphs.loop) fail(`${path}.graphs.fp16.loop`, `needs ${path}.graphs.loop (the float32 loop graph it is converted from)`);
+    graphs.fp16 = fp16;
+  }
   const samplingChunk = o.samplingChunk === undefined ? undefined : integer(o.samplingChunk, `${path}.samplingChunk`, 1);
   const layers = integer(o.layers, `${path}.layers`, 1);
   const kvCache = o.kvCache === undefined ? undefined : kvCacheLayout(o.kvCache, `${path}.kvCache`, layers);
@@ -186,15 +193,30 @@ function level(value: unknown, index: number, songLabels: LabelsManifest, versio
     conditioning: cond,
     labelLength,
     vocabOffset: integer(o.vocabOffset, `${path}.vocabOffset`, 0),
-    graphs: {
-      conditioner: graphFile(g.conditioner, `${path}.graphs.conditioner`),
-      step: graphFile(g.step, `${path}.graphs.step`),
-      ...(loop ? { loop } : {}),
-    },
+    graphs,
     ...(samplingChunk !== undefined ? { samplingChunk } : {}),
     ...(kvCache ? { kvCache } : {}),
     ...(own ? { labels: own } : {}),
   };
+}
+
+/** conditioner, step and (version 2) loop graph of one precision. */
+function graphSet(value: unknown, path: string, version: number): LevelGraphFiles {
+  const g = object(value, path);
+  if (g.loop !== undefined && version < 2) fail(`${path}.loop`, `needs contract version 2, the manifest says ${version}`);
+  const loop = g.loop === undefined ? undefined : graphFile(g.loop, `${path}.loop`);
+  return {
+    conditioner: graphFile(g.conditioner, `${path}.conditioner`),
+    step: graphFile(g.step, `${path}.step`),
+    ...(loop ? { loop } : {}),
+  };
+}
+
+/** A level's graph set of the given precision; undefined where the manifest has no fp16 set. */
+export function levelGraphFiles(level: Pick<LevelManifest, 'graphs'>, precision: Precision): LevelGraphFiles | undefined {
+  if (precision === 'fp16') return level.graphs.fp16;
+  const { conditioner, step, loop } = level.graphs;
+  return { conditioner, step, ...(loop ? { loop } : {}) };
 }
 
 const ATTENTION_KINDS: readonly AttentionKind[] = ['dense', 'row', 'column', 'previous-row', 'cross', 'prime'];

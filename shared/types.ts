@@ -12,6 +12,17 @@ export interface GraphFile extends ModelFile {
   externalData?: ModelFile[];
 }
 
+/** A level's graphs of one precision. */
+export interface LevelGraphFiles {
+  conditioner: GraphFile;
+  step: GraphFile;
+  /** Contract version 2: the fused graph that samples `samplingChunk` tokens per session.run. */
+  loop?: GraphFile;
+}
+
+/** Which of a level's graph sets a worker runs: the float32 graphs or their float16 versions (`graphs.fp16`). */
+export type Precision = 'fp32' | 'fp16';
+
 export interface LevelConditioning {
   labels: boolean;
   timing: boolean;
@@ -36,8 +47,11 @@ export interface LevelManifest {
   conditioning: LevelConditioning;
   labelLength: number;
   vocabOffset: number;
-  /** `loop` (contract version 2): the fused graph that samples `samplingChunk` tokens per session.run. */
-  graphs: { conditioner: GraphFile; step: GraphFile; loop?: GraphFile };
+  /**
+   * The float32 graphs, and optionally `fp16`: the same graphs converted to float16 (cache, x_cond, y_cond and
+   * lyric keys float16, logits float32), for CUDA workers; its loop only where the float32 set has one.
+   */
+  graphs: LevelGraphFiles & { fp16?: LevelGraphFiles };
   /** Tokens per run of the loop graph (a worker flag may override it; tokens do not depend on it). */
   samplingChunk?: number;
   /** What each layer's KV cache holds (absent: every position so far, as early version-1 exports). */

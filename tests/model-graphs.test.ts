@@ -146,7 +146,11 @@ test('manifest follows the contract and names every file by its sha256', () => {
     assert.equal(lm.labelLength, 4 + manifest.labels.maxGenreWords + lm.conditioning.lyricTokens);
     assert.ok(lm.graphs.loop, `level ${i} has its fused loop graph`);
     assert.equal(lm.kvCache?.layers.length, lm.layers);
-    for (const g of [lm.graphs.conditioner, lm.graphs.step, lm.graphs.loop!]) {
+    // The float16 set: each float32 graph's converted version, named as the exporter names them.
+    const half = lm.graphs.fp16;
+    assert.ok(half?.loop, `level ${i} has its float16 conditioner, step and loop graphs`);
+    assert.deepEqual([half.conditioner.file, half.step.file, half.loop.file], ['conditioner', 'step', 'loop'].map((k) => `level${i}.${k}.fp16.onnx`));
+    for (const g of [lm.graphs.conditioner, lm.graphs.step, lm.graphs.loop!, half.conditioner, half.step, half.loop]) {
       assert.equal(sha256(readFileSync(join(MODEL_DIR, g.file))), g.sha256, g.file);
     }
   });

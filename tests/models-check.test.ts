@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseManifest } from '../shared/manifest.js';
+import { levelGraphList } from '../models/model-folder.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TINY = join(ROOT, 'models', 'tiny');
@@ -41,12 +42,16 @@ test('models check on models/tiny succeeds and prints its levels, vocabularies a
   const r = await jukebox('models', 'check', TINY);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stderr, '');
-  assert.match(r.stdout, new RegExp(`model ${manifest.modelId}: OK \\(contract version 1, ${manifest.sampleRate} Hz\\)`));
-  assert.match(r.stdout, new RegExp(`files: ${2 * manifest.levels.length + manifest.vqvae.decoders.length} graphs present, sha256 matches the manifest`));
+  assert.match(r.stdout, new RegExp(`model ${manifest.modelId}: OK \\(contract version ${manifest.contractVersion}, ${manifest.sampleRate} Hz\\)`));
+  // Per level the float32 and the float16 set (conditioner, step, loop each), then the decoders.
+  const graphs = manifest.levels.reduce((n, l) => n + levelGraphList(l).length, 0) + manifest.vqvae.decoders.length;
+  assert.equal(graphs, 6 * manifest.levels.length + manifest.vqvae.decoders.length);
+  assert.match(r.stdout, new RegExp(`files: ${graphs} graphs present, sha256 matches the manifest`));
   for (const l of manifest.levels) {
     const hop = Math.floor(l.hopFraction * l.nCtx);
     assert.match(r.stdout, new RegExp(`level ${l.level}: hop length ${l.hopLength}, n_ctx ${l.nCtx} .*hop ${hop} tokens .*codebook ${l.codebookSize}`));
     assert.match(r.stdout, new RegExp(`width ${l.width}, ${l.layers} layers, ${l.heads} heads x headDim ${l.headDim}`));
+    assert.match(r.stdout, new RegExp(`fp16 graphs: level${l.level}\\.conditioner\\.fp16\\.onnx, level${l.level}\\.step\\.fp16\\.onnx, level${l.level}\\.loop\\.fp16\\.onnx`));
   }
   const top = manifest.levels[manifest.levels.length - 1];
   assert.match(r.stdout, new RegExp(`conditioning: artist/genre, timing, lyrics ${top.conditioning.lyrics} \\(${top.conditioning.lyricTokens} chars/window\\)`));

@@ -81,8 +81,9 @@ async function expectInvalid(req: SampleWindowRequest, field: RegExp, code = grp
   );
 }
 
-test('Describe reports max_batch_rows (16 unless set)', async () => {
+test('Describe reports max_batch_rows (16 unless set) and the precision (auto on CPU: fp32)', async () => {
   assert.equal(info.maxBatchRows, MAX_ROWS);
+  assert.equal(info.precision, 'fp32');
   const plain = await JukeboxWorker.start({ modelDir: DEFAULT_MODEL_DIR, levels: [0], decode: false });
   const pc = new (jukeboxProto().Worker)(plain.address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS) as WorkerClient;
   try {

@@ -74,7 +74,7 @@ def main() -> None:
         os.makedirs(out, exist_ok=True)
         hop = hops[prior.level]
         files = export_level(prior, out, hop, hops[-1], 17, fp16_weights=prior.fp16_params,
-                             external_threshold=external, log=lambda *a: None, loop=True)
+                             external_threshold=external, log=lambda *a: None, loop=True, fp16=True)
         lm = level_manifest(prior, hop, 0.5, 32, files, out)
         rng = random.Random(seed)
         labels = example_labels(prior, hop, hops[-1], 2, rng)

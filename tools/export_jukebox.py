@@ -140,6 +140,9 @@ def main() -> None:
     ap.add_argument('--prefill-chunk', type=int, default=32)
     ap.add_argument('--contract-version', type=int, choices=[1, 2], default=2,
                     help='2 (default) adds each level\'s fused loop graph (levelL.loop.onnx); 1 writes step graphs only')
+    ap.add_argument('--fp16-graphs', action=argparse.BooleanOptionalAction, default=True,
+                    help='also write each level\'s float16 graph set (levelL.*.fp16.onnx, manifest graphs.fp16) for CUDA '
+                         'workers (default on)')
     ap.add_argument('--sampling-chunk', type=int, default=64, help='tokens per run of the loop graph (manifest samplingChunk)')
     ap.add_argument('--max-chars', type=int, default=4096)
     ap.add_argument('--external-threshold', type=int, default=None,
@@ -237,7 +240,7 @@ def main() -> None:
         fp16_weights=args.random_seed is None,
         external_threshold=args.external_threshold if args.external_threshold is not None else TWO_GB,
         log=lambda *a: print(*a, file=sys.stderr), level_labels=level_labels,
-        contract_version=args.contract_version, sampling_chunk=args.sampling_chunk)
+        contract_version=args.contract_version, sampling_chunk=args.sampling_chunk, fp16_graphs=args.fp16_graphs)
     total = sum(os.path.getsize(os.path.join(args.out, n)) for n in os.listdir(args.out))
     print(f'wrote {args.out} ({total / 1e6:.1f} MB)')
 

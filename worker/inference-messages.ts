@@ -1,6 +1,6 @@
 // Messages between the worker's main thread and its inference threads (structured-clone safe).
 import type { WindowBatch, WindowTiming } from './window-sampler.js';
-import type { ExecutionProvider } from './onnx-runtime.js';
+import type { ExecutionProvider, Precision } from './onnx-runtime.js';
 
 export interface ThreadInit {
   modelDir: string;
@@ -10,6 +10,8 @@ export interface ThreadInit {
   intraOpThreads: number;
   /** Tokens per run of the fused loop graph: -1 the manifest's, 0 the step graph (one run per token). */
   samplingChunk: number;
+  /** Graph set: auto (default) = fp16 where the model has it and the sessions run on CUDA, else fp32. */
+  precision?: Precision | 'auto';
   /** Int32Array[1]: the id of the task to cancel. */
   cancel: SharedArrayBuffer;
 }
@@ -19,7 +21,7 @@ export type ToThread =
   | { type: 'decode'; id: number; level: number; rows: Int32Array[]; trimStart: number; trimEnd: number };
 
 export type FromThread =
-  | { type: 'ready'; provider: ExecutionProvider }
+  | { type: 'ready'; provider: ExecutionProvider; precision: Precision }
   | { type: 'init-error'; message: string }
   | { type: 'tokens'; id: number; fresh: Int32Array[]; tokensDone: number }
   | { type: 'sampled'; id: number; rows: Int32Array[]; timing: WindowTiming }

@@ -1,6 +1,6 @@
 // Main-thread side of the inference threads: a queue, one task per thread at a time.
 import { Worker } from 'node:worker_threads';
-import type { ExecutionProvider } from './onnx-runtime.js';
+import type { ExecutionProvider, Precision } from './onnx-runtime.js';
 import type { FromThread, ThreadInit, ToThread } from './inference-messages.js';
 import type { WindowBatch, WindowTiming } from './window-sampler.js';
 
@@ -13,6 +13,8 @@ export interface InferencePoolOptions {
   intraOpThreads: number;
   /** Tokens per run of the fused loop graph: -1 the manifest's, 0 the step graph (one run per token). */
   samplingChunk: number;
+  /** @default 'auto' (see ThreadInit) */
+  precision?: Precision | 'auto';
 }
 
 export class InferenceError extends Error {
@@ -47,6 +49,8 @@ export class InferencePool {
   private closing = false;
   private respawns = 0;
   provider: ExecutionProvider = 'cpu';
+  /** The graph set the threads run (auto resolved by each thread alike). */
+  precision: Precision = 'fp32';
 
   private constructor(private readonly options: InferencePoolOptions) {}
 
@@ -77,6 +81,7 @@ export class InferencePool {
       thread.on('message', (m: FromThread) => {
         if (m.type === 'ready') {
           this.provider = m.provider;
+          this.precision = m.precision;
           this.slots.push(slot);
           resolve();
           this.pump();

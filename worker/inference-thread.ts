@@ -2,10 +2,11 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { join } from 'node:path';
 import { readModelFolder } from '../models/model-folder.js';
-import { DEFAULT_SAMPLING_CHUNK } from '../shared/manifest.js';
-import { DecoderGraph, LevelGraphs, openSession, type ExecutionProvider, type OpenedSession } from './onnx-runtime.js';
+import { DEFAULT_SAMPLING_CHUNK, levelGraphFiles } from '../shared/manifest.js';
+import { DecoderGraph, LevelGraphs, openSession, type ExecutionProvider, type OpenedSession, type Precision } from './onnx-runtime.js';
 import { sampleBatch } from './window-sampler.js';
 import type { FromThread, ThreadInit, ToThread } from './inference-messages.js';
+import type { LevelGraphFiles, LevelManifest } from '../shared/types.js';
 
 const init = workerData as ThreadInit;
 const port = parentPort!;
@@ -18,6 +19,7 @@ interface Loaded {
   chunks: Map<number, number>;
   decoders: Map<number, DecoderGraph>;
   provider: ExecutionProvider;
+  precision: Precision;
 }
 
 async function load(): Promise<Loaded> {
@@ -29,15 +31,26 @@ async function load(): Promise<Loaded> {
     opts.provider = s.provider;
     return s.session;
   };
+  const hosted = init.levels.map((l) => folder.manifest.levels[l]);
+  // auto: the float16 graphs on CUDA only. ORT's CPU provider has no float16 MatMul/Add/...: it would compute them
+  // in float32 between casts, neither faithful float16 nor faster.
+  const asked = init.precision ?? 'auto';
+  const auto = asked === 'auto';
+  let precision: Precision = asked !== 'auto' ? asked : opts.provider === 'cuda' && hosted.every((lm) => lm.graphs.fp16) ? 'fp16' : 'fp32';
   const levels = new Map<number, LevelGraphs>();
   const chunks = new Map<number, number>();
-  for (const l of init.levels) {
-    const lm = folder.manifest.levels[l];
+  for (const lm of hosted) {
+    let conditioner = await open(graphSet(lm, precision).conditioner.file);
+    if (auto && precision === 'fp16' && opts.provider === 'cpu') {
+      // CUDA was asked for but is unavailable (the first session decides): back to float32, as auto means.
+      precision = 'fp32';
+      conditioner = await open(graphSet(lm, precision).conditioner.file);
+    }
+    const files = graphSet(lm, precision);
     // The loop graph prefills too, so a worker that uses it does not load the step graph (the weights once in memory).
-    const fused = lm.graphs.loop !== undefined && init.samplingChunk !== 0;
-    const conditioner = await open(lm.graphs.conditioner.file);
-    levels.set(l, fused ? new LevelGraphs(lm, conditioner, undefined, await open(lm.graphs.loop!.file)) : new LevelGraphs(lm, conditioner, await open(lm.graphs.step.file)));
-    if (fused) chunks.set(l, init.samplingChunk > 0 ? init.samplingChunk : (lm.samplingChunk ?? DEFAULT_SAMPLING_CHUNK));
+    const fused = files.loop !== undefined && init.samplingChunk !== 0;
+    levels.set(lm.level, fused ? new LevelGraphs(lm, conditioner, undefined, await open(files.loop!.file)) : new LevelGraphs(lm, conditioner, await open(files.step.file)));
+    if (fused) chunks.set(lm.level, init.samplingChunk > 0 ? init.samplingChunk : (lm.samplingChunk ?? DEFAULT_SAMPLING_CHUNK));
   }
   const decoders = new Map<number, DecoderGraph>();
   if (init.decode) {
@@ -45,12 +58,18 @@ async function load(): Promise<Loaded> {
       decoders.set(d.level, new DecoderGraph(folder.manifest.levels[d.level].hopLength, await open(d.file)));
     }
   }
-  return { levels, chunks, decoders, provider: opts.provider };
+  return { levels, chunks, decoders, provider: opts.provider, precision };
+}
+
+function graphSet(lm: LevelManifest, precision: Precision): LevelGraphFiles {
+  const files = levelGraphFiles(lm, precision);
+  if (!files) throw new Error(`level ${lm.level} has no ${precision} graphs in the manifest (graphs.fp16)`);
+  return files;
 }
 
 const loaded = load();
 loaded.then(
-  (m) => post({ type: 'ready', provider: m.provider }),
+  (m) => post({ type: 'ready', provider: m.provider, precision: m.precision }),
   (err: Error) => post({ type: 'init-error', message: err.message }),
 );
 

@@ -1,8 +1,13 @@
 // The only module that imports onnxruntime-node: creates sessions, runs graphs, owns the KV cache layout.
 import * as ort from 'onnxruntime-node';
-import type { LevelManifest } from '../shared/types.js';
+import type { LevelManifest, Precision } from '../shared/types.js';
 
 export type ExecutionProvider = 'cpu' | 'cuda';
+export type { Precision };
+/** Element type of the cache, x_cond and y_cond: float32, or float16 in the fp16 graph set (logits stay float32). */
+export type FloatType = 'float32' | 'float16';
+/** float16 tensors come as Uint16Array (the raw half bits) where the runtime has no Float16Array. */
+type FloatData = Float32Array | Uint16Array;
 
 export interface SessionOptions {
   provider: ExecutionProvider;
@@ -44,6 +49,17 @@ function requireOutputs(session: ort.InferenceSession, names: string[], graph: s
   if (missing.length > 0) throw new Error(`${graph} lacks outputs required by the model contract: ${missing.join(', ')}`);
 }
 
+/** A tensor input's element type as the graph declares it (undefined: no such input, or not a tensor). */
+function inputType(session: ort.InferenceSession, name: string): string | undefined {
+  const m = session.inputMetadata.find((x) => x.name === name);
+  return m?.isTensor ? m.type : undefined;
+}
+
+function outputType(session: ort.InferenceSession, name: string): string | undefined {
+  const m = session.outputMetadata.find((x) => x.name === name);
+  return m?.isTensor ? m.type : undefined;
+}
+
 function int64Tensor(values: ArrayLike<number>, dims: number[]): ort.Tensor {
   const data = new BigInt64Array(values.length);
   for (let i = 0; i < values.length; i++) data[i] = BigInt(values[i]);
@@ -53,12 +69,12 @@ function int64Tensor(values: ArrayLike<number>, dims: number[]): ort.Tensor {
 export interface WindowConditioning {
   rows: number;
   yCond: ort.Tensor;
-  /** [rows, nCtx, width], sliced per step. */
-  xCond: Float32Array;
+  /** [rows, nCtx, width], sliced per step; the conditioner's element type (float16: the raw half bits). */
+  xCond: FloatData;
   /** Conditioner outputs the step graph takes by the same name (encoder_kv, or per-layer projected lyric keys). */
   passThrough: Record<string, ort.Tensor>;
-  /** The whole x_cond as one tensor, made once per window for the loop graph. */
-  xCondTensor?: ort.Tensor;
+  /** The whole x_cond as the conditioner output it, fed unchanged to the loop graph. */
+  xCondTensor: ort.Tensor;
 }
 
 /** Per-row sampling settings as the loop graph takes them (topK 0 and topP 1 mean off). */
@@ -87,6 +103,8 @@ export class LevelGraphs {
   private readonly headDim: number;
   private readonly passThroughNames: string[] = [];
   private readonly loopPassThrough: string[] = [];
+  /** Read from the graphs, so a level cannot mix graph sets: the cache and x_cond are fed in the type they declare. */
+  readonly floatType: FloatType;
 
   /** At least one of `step` and `loop`: with a loop graph the step graph is only needed to compare (tests, benches). */
   constructor(
@@ -122,6 +140,23 @@ export class LevelGraphs {
       this.loopPassThrough = passThrough(loop, HOST_LOOP_INPUTS, 'loop');
     }
     this.headDim = level.headDim;
+    // The graphs declare their element types: float16 cache and x_cond in the fp16 set, float32 logits in both.
+    const floatType = outputType(conditioner, 'x_cond');
+    if (floatType !== 'float32' && floatType !== 'float16') throw new Error(`level ${level.level} conditioner: x_cond is ${floatType}, expected float32 or float16`);
+    for (const [name, s] of [['step', step], ['loop', loop]] as const) {
+      if (!s) continue;
+      for (const input of ['x_cond', 'past_key_0']) {
+        const type = inputType(s, input);
+        if (type !== floatType) throw new Error(`level ${level.level} ${name}: ${input} is ${type}, but the conditioner's x_cond is ${floatType} (a level's graphs must be of one precision)`);
+      }
+    }
+    if (step && outputType(step, 'logits') !== 'float32') throw new Error(`level ${level.level} step: logits must be float32, got ${outputType(step, 'logits')}`);
+    this.floatType = floatType;
+  }
+
+  /** fp16 when the level runs its float16 graph set. */
+  get precision(): Precision {
+    return this.floatType === 'float16' ? 'fp16' : 'fp32';
   }
 
   /**
@@ -157,12 +192,12 @@ export class LevelGraphs {
     const out = await this.conditioner.run(feeds);
     const passThrough: Record<string, ort.Tensor> = {};
     for (const n of [...this.passThroughNames, ...this.loopPassThrough]) passThrough[n] = out[n];
-    return { rows, yCond: out.y_cond, xCond: out.x_cond.data as Float32Array, passThrough };
+    return { rows, yCond: out.y_cond, xCond: out.x_cond.data as FloatData, xCondTensor: out.x_cond, passThrough };
   }
 
   emptyCache(rows: number): KvCache {
     const dims = [rows, this.level.heads, 0, this.headDim];
-    return this.kvNames.map(() => new ort.Tensor('float32', new Float32Array(0), dims));
+    return this.kvNames.map(() => (this.floatType === 'float16' ? new ort.Tensor('float16', new Uint16Array(0), dims) : new ort.Tensor('float32', new Float32Array(0), dims)));
   }
 
   /**
@@ -174,8 +209,8 @@ export class LevelGraphs {
     const { rows } = cond;
     const w = this.level.width;
     const seq = this.sequenceLength;
-    // x_cond rows for these positions: a contiguous slice per row.
-    const xCond = new Float32Array(rows * t * w);
+    // x_cond rows for these positions: a contiguous slice per row, in the conditioner's element type.
+    const xCond = new (cond.xCond.constructor as new (n: number) => FloatData)(rows * t * w);
     for (let r = 0; r < rows; r++) {
       const from = (r * seq + position) * w;
       xCond.set(cond.xCond.subarray(from, from + t * w), r * t * w);
@@ -183,7 +218,7 @@ export class LevelGraphs {
     const feeds: Record<string, ort.Tensor> = {
       tokens: new ort.Tensor('int64', tokens, [rows, t]),
       position: new ort.Tensor('int64', BigInt64Array.of(BigInt(position)), [1]),
-      x_cond: new ort.Tensor('float32', xCond, [rows, t, w]),
+      x_cond: new ort.Tensor(this.floatType, xCond, [rows, t, w]),
       y_cond: cond.yCond,
       ...cond.passThrough,
     };
@@ -224,7 +259,6 @@ export class LevelGraphs {
   ): Promise<ChunkOutput> {
     if (!this.loop) throw new Error(`level ${this.level.level} has no loop graph`);
     const { rows } = cond;
-    cond.xCondTensor ??= new ort.Tensor('float32', cond.xCond, [rows, this.sequenceLength, this.level.width]);
     const feeds: Record<string, ort.Tensor> = {
       tokens: new ort.Tensor('int64', tokens, [rows, t]),
       position: new ort.Tensor('int64', BigInt64Array.of(BigInt(position)), [1]),

@@ -15,7 +15,7 @@ import { log } from '../server/log.js';
 import { readModelFolder, verifyModelFiles, type ModelFolder } from '../models/model-folder.js';
 import { InferenceError, InferencePool } from './inference-pool.js';
 import { WorkerMetrics } from './metrics.js';
-import type { ExecutionProvider } from './onnx-runtime.js';
+import type { ExecutionProvider, Precision } from './onnx-runtime.js';
 import type { WindowBatch } from './window-sampler.js';
 
 export const WORKER_SERVICE = 'jukebox.v1.Worker';
@@ -54,6 +54,12 @@ export interface WorkerOptions {
    * (one session.run per token, contract v1's way). Tokens do not depend on it. @default -1
    */
   samplingChunk?: number;
+  /**
+   * Graph set: 'fp16' the model's float16 graphs (manifest graphs.fp16), 'fp32' the float32 ones, 'auto' fp16 on
+   * CUDA where the model has them, else fp32. fp16 on CPU runs but is not faithful float16 (ORT's CPU provider
+   * computes most float16 ops in float32): for testing only. @default 'auto'
+   */
+  precision?: Precision | 'auto';
   /** @default '127.0.0.1' */
   host?: string;
   /** 0 picks a free port. @default 0 */
@@ -108,6 +114,12 @@ export class JukeboxWorker {
     for (const l of levels) {
       if (!model.manifest.levels[l]) throw new Error(`model ${model.manifest.modelId} has no level ${l}`);
     }
+    const precision = opts.precision ?? 'auto';
+    if (!['auto', 'fp32', 'fp16'].includes(precision)) throw new Error(`precision must be auto, fp32 or fp16, got ${precision}`);
+    const noHalf = levels.filter((l) => !model.manifest.levels[l].graphs.fp16);
+    if (precision === 'fp16' && noHalf.length > 0) {
+      throw new Error(`precision fp16: model ${model.manifest.modelId} has no float16 graphs (graphs.fp16) for level ${noHalf.join(', ')}`);
+    }
     const options = {
       modelDir: model.dir,
       levels,
@@ -118,6 +130,7 @@ export class JukeboxWorker {
       batchBucket: opts.batchBucket ?? -1,
       intraOpThreads: opts.intraOpThreads ?? 1,
       samplingChunk: opts.samplingChunk ?? -1,
+      precision,
       host: opts.host ?? '127.0.0.1',
       port: opts.port ?? 0,
       metricsPort: opts.metricsPort ?? -1,
@@ -149,6 +162,7 @@ export class JukeboxWorker {
       model: this.model.manifest.modelId,
       levels: this.options.levels.join(','),
       provider: this.pool.provider,
+      precision: this.pool.precision,
     });
   }
 
@@ -169,6 +183,7 @@ export class JukeboxWorker {
       decodes: this.options.decode,
       maxBatchRows: this.options.maxBatchRows,
       batchBucket: this.batchBucket(),
+      precision: this.pool.precision,
     };
   }
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { levelRatio, parseManifest } from '../../shared/manifest.js';
+import { levelGraphFiles, levelRatio, parseManifest } from '../../shared/manifest.js';
 import { ManifestError } from '../../shared/errors.js';
 import { tinyManifestJson } from './helpers.js';
 
@@ -121,6 +121,44 @@ test('a fused loop graph needs contract version 2; the sampling chunk is optiona
   assert.equal(m.contractVersion, 2);
   assert.equal(m.levels[0].graphs.loop?.file, 'level0.loop.onnx');
   assert.equal(m.levels[0].samplingChunk, 16);
+});
+
+test('the float16 graph set is optional; its files follow the same rules, its loop only beside a float32 loop', () => {
+  const sha = 'a'.repeat(64);
+  const fp16 = (level: number, loop: boolean) => ({
+    conditioner: { file: `level${level}.conditioner.fp16.onnx`, sha256: sha },
+    step: { file: `level${level}.step.fp16.onnx`, sha256: sha },
+    ...(loop ? { loop: { file: `level${level}.loop.fp16.onnx`, sha256: sha } } : {}),
+  });
+  const json = tinyManifestJson();
+  assert.equal(parseManifest(json).levels[0].graphs.fp16, undefined);
+  edit(json, 'contractVersion', 2);
+  edit(json, 'levels.0.graphs.loop', { file: 'level0.loop.onnx', sha256: sha });
+  edit(json, 'levels.0.graphs.fp16', fp16(0, true));
+  edit(json, 'levels.1.graphs.fp16', { ...fp16(1, false), step: { file: 'level1.step.fp16.onnx', sha256: sha, externalData: [{ file: 'level1.step.fp16.onnx.data', sha256: sha }] } });
+  const m = parseManifest(json);
+  assert.deepEqual(m.levels[0].graphs.fp16, fp16(0, true));
+  assert.equal(m.levels[1].graphs.fp16?.loop, undefined);
+  assert.equal(m.levels[1].graphs.fp16?.step.externalData?.[0].file, 'level1.step.fp16.onnx.data');
+  assert.deepEqual(levelGraphFiles(m.levels[0], 'fp16'), m.levels[0].graphs.fp16);
+  assert.deepEqual(levelGraphFiles(m.levels[0], 'fp32'), { conditioner: m.levels[0].graphs.conditioner, step: m.levels[0].graphs.step, loop: m.levels[0].graphs.loop });
+  assert.equal(levelGraphFiles(m.levels[2], 'fp16'), undefined);
+
+  const bad = (at: string, value: unknown, path: string): void => {
+    const j = structuredClone(json);
+    edit(j, at, value);
+    assert.throws(
+      () => parseManifest(j),
+      (e: unknown) => e instanceof ManifestError && e.path === path && e.message.includes(path),
+    );
+  };
+  bad('levels.0.graphs.fp16', 'level0.fp16.onnx', 'levels[0].graphs.fp16');
+  bad('levels.0.graphs.fp16.step', DELETE, 'levels[0].graphs.fp16.step');
+  bad('levels.0.graphs.fp16.conditioner.sha256', 'ABC', 'levels[0].graphs.fp16.conditioner.sha256');
+  bad('levels.0.graphs.fp16.loop.file', '../loop.onnx', 'levels[0].graphs.fp16.loop.file');
+  bad('levels.1.graphs.fp16.step.externalData', {}, 'levels[1].graphs.fp16.step.externalData');
+  bad('levels.1.graphs.fp16.loop', { file: 'level1.loop.fp16.onnx', sha256: sha }, 'levels[1].graphs.fp16.loop'); // no float32 loop
+  bad('contractVersion', 1, 'levels[0].graphs.loop');
 });
 
 test('prefix lyrics need music ids shifted past the lyric vocabulary', () => {

@@ -1,13 +1,14 @@
 """ONNX export of the prior family into the model folder of docs/model-contract.md.
 
-- `export_level(prior, ...)`: levelL.conditioner.onnx and levelL.step.onnx of one SimplePrior;
+- `export_level(prior, ...)`: levelL.conditioner.onnx and levelL.step.onnx of one SimplePrior (and levelL.loop.onnx,
+  and with `fp16` the half-precision set levelL.*.fp16.onnx made by fp16.convert_to_fp16);
 - `write_model_folder(...)`: every level, the VQ-VAE decoders (through a callback) and manifest.json
   with the sha256 of every file.
 
 Graphs larger than `external_threshold` bytes keep their weights in an ONNX external data file
 (`<graph>.onnx.data`, listed in the manifest next to the graph). Weights that came as fp16 from a
 checkpoint (`fp16_params` priors) stay fp16 in the file and are cast to float32 inside the graph,
-so every graph input and output is float32 (or int64).
+so every graph input and output of the float32 set is float32 (or int64).
 """
 import hashlib
 import io
@@ -23,6 +24,7 @@ from onnx import helper, numpy_helper, TensorProto
 import torch
 import torch.nn as nn
 
+from .fp16 import convert_to_fp16
 from .loop_graph import loop_model
 from .prior import SimplePrior
 from .simplify import static_reshapes
@@ -286,10 +288,20 @@ def step_model(prior: SimplePrior, opset: int) -> onnx.ModelProto:
 
 def export_level(prior: SimplePrior, out_dir: str, hop: int, top_hop: int, opset: int,
                  fp16_weights: bool = False, external_threshold: int = TWO_GB, log=print,
-                 loop: bool = False) -> Dict[str, List[str]]:
+                 loop: bool = False, fp16: bool = False) -> Dict[str, object]:
     """Writes levelL.conditioner.onnx and levelL.step.onnx (and levelL.loop.onnx, contract version 2, when `loop`);
-    returns {'conditioner': files, 'step': files[, 'loop': files]}."""
-    out = {}
+    with `fp16` also their float16 versions levelL.<kind>.fp16.onnx (`logits` stays float32, the cache, x_cond,
+    y_cond and encoder keys are float16). Returns {'conditioner': files, 'step': files[, 'loop': files]
+    [, 'fp16': {kind: files}]}."""
+    out: Dict[str, object] = {}
+    half_files: Dict[str, List[str]] = {}
+
+    def save_half(kind: str, model: onnx.ModelProto) -> None:
+        if fp16:
+            half = convert_to_fp16(model, set(), {'logits'} if kind == 'step' else set())
+            half_files[kind] = save_graph(half, out_dir, f'level{prior.level}.{kind}.fp16.onnx', external_threshold)
+            log(f'level {prior.level} {kind}: fp16 graph ({next(p.value for p in half.metadata_props if p.key == "fp16")})')
+
     for kind, make in (('conditioner', lambda: conditioner_model(prior, hop, top_hop, opset)),
                        ('step', lambda: step_model(prior, opset))):
         model = make()
@@ -298,18 +310,23 @@ def export_level(prior: SimplePrior, out_dir: str, hop: int, top_hop: int, opset
         if fp16_weights:
             n = keep_fp16_weights(model)
             log(f'level {prior.level} {kind}: {n} fp16 weight tensors kept in fp16')
-        # Built before the step graph is saved: saving with external data empties the initializers in memory.
+        # The float16 version and the loop graph are made from the float32 graph before it is saved: saving with
+        # external data empties the initializers in memory. One derived graph at a time, to bound the memory.
+        save_half(kind, model)
         fused = loop_model(model, prior.out_bins) if kind == 'step' and loop else None
         out[kind] = save_graph(model, out_dir, f'level{prior.level}.{kind}.onnx', external_threshold)
         if fused is not None:
+            save_half('loop', fused)
             out['loop'] = save_graph(fused, out_dir, f'level{prior.level}.loop.onnx', external_threshold)
+    if half_files:
+        out['fp16'] = half_files
     return out
 
 
 def level_manifest(prior: SimplePrior, hop: int, hop_fraction: float, prefill_chunk: int,
-                   files: Dict[str, List[str]], out_dir: str, sampling_chunk: int = 64) -> dict:
-    def graph(kind):
-        names = files[kind]
+                   files: Dict[str, object], out_dir: str, sampling_chunk: int = 64) -> dict:
+    def graph(kind, where=files):
+        names = where[kind]
         entry = {'file': names[0], 'sha256': sha256_file(os.path.join(out_dir, names[0]))}
         if len(names) > 1:
             entry['externalData'] = [{'file': n, 'sha256': sha256_file(os.path.join(out_dir, n))} for n in names[1:]]
@@ -341,6 +358,8 @@ def level_manifest(prior: SimplePrior, hop: int, hop_fraction: float, prefill_ch
     if 'loop' in files:
         entry['graphs']['loop'] = graph('loop')
         entry['samplingChunk'] = sampling_chunk
+    if 'fp16' in files:
+        entry['graphs']['fp16'] = {kind: graph(kind, files['fp16']) for kind in files['fp16']}
     return entry
 
 
@@ -356,11 +375,13 @@ def write_model_folder(priors: List[SimplePrior], vq: dict, out_dir: str, *, mod
                        labels: dict, lyrics: Optional[dict], hop_fractions: List[float], prefill_chunk: int,
                        opset: int, export_decoders: Callable[[str], List[dict]], fp16_weights: bool = False,
                        external_threshold: int = TWO_GB, contract_version: int = 1, log=print,
-                       level_labels: Optional[Dict[int, dict]] = None, sampling_chunk: int = 64) -> bytes:
+                       level_labels: Optional[Dict[int, dict]] = None, sampling_chunk: int = 64,
+                       fp16_graphs: bool = False) -> bytes:
     """Exports every level (index = level) and the decoders, writes manifest.json; returns its bytes.
 
     labels: the manifest's `labels` object (the top prior's); lyrics: its `lyrics` object (or None);
     level_labels: a level's own `labels` where they differ from the top's (1b_lyrics: v2 upsamplers under a v3 top);
+    fp16_graphs: also write each level's float16 graph set (manifest graphs.fp16);
     export_decoders(out_dir) writes the decoder graphs and returns their manifest entries."""
     os.makedirs(out_dir, exist_ok=True)
     hops = hop_lengths(vq)
@@ -368,7 +389,8 @@ def write_model_folder(priors: List[SimplePrior], vq: dict, out_dir: str, *, mod
     for prior in sorted(priors, key=lambda p: p.level):
         log(f'exporting level {prior.level} ({sum(p.numel() for p in prior.parameters()) / 1e6:.2f} M parameters)')
         files = export_level(prior, out_dir, hops[prior.level], hops[-1], opset,
-                             fp16_weights and prior.fp16_params, external_threshold, log, loop=contract_version >= 2)
+                             fp16_weights and prior.fp16_params, external_threshold, log, loop=contract_version >= 2,
+                             fp16=fp16_graphs)
         entry = level_manifest(prior, hops[prior.level], hop_fractions[prior.level], prefill_chunk, files, out_dir,
                                sampling_chunk)
         if level_labels and prior.level in level_labels:

@@ -182,7 +182,7 @@ def make_model(cfg: dict, out_dir: str, fixture_path: Optional[str], log=print) 
         labels=manifest_labels(cfg['labels']), lyrics=lyrics, hop_fractions=hop_fractions,
         prefill_chunk=cfg['prefill_chunk'], opset=cfg['opset_version'],
         export_decoders=lambda d: export_decoders(vqvae, d, cfg['opset_version'], log),
-        contract_version=cfg['contract_version'], log=lambda *a: None)
+        contract_version=cfg['contract_version'], fp16_graphs=cfg.get('fp16_graphs', False), log=lambda *a: None)
     if fixture_path:
         rng = random.Random(cfg['seed'] + 1)
         vocab = cfg['lyrics']['vocab'] if cfg.get('lyrics') else ''

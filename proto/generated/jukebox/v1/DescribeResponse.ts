@@ -11,6 +11,7 @@ export interface DescribeResponse {
   'decodes'?: (boolean);
   'maxBatchRows'?: (number);
   'batchBucket'?: (number);
+  'precision'?: (string);
 }
 
 export interface DescribeResponse__Output {
@@ -23,4 +24,5 @@ export interface DescribeResponse__Output {
   'decodes': (boolean);
   'maxBatchRows': (number);
   'batchBucket': (number);
+  'precision': (string);
 }

@@ -60,8 +60,8 @@ async function main(): Promise<void> {
   const results: Record<string, unknown>[] = [];
   for (const lm of folder.manifest.levels) {
     if (!lm.graphs.loop) throw new Error(`level ${lm.level} has no loop graph: export the model with contract version 2`);
-    const open = async (file: string) => (await openSession(join(folder.dir, file), opts)).session;
-    const g = new LevelGraphs(lm, await open(lm.graphs.conditioner.file), await open(lm.graphs.step.file), await open(lm.graphs.loop.file));
+    const open = async (file: string, loopGraph = false) => (await openSession(join(folder.dir, file), { ...opts, loopGraph })).session;
+    const g = new LevelGraphs(lm, await open(lm.graphs.conditioner.file), await open(lm.graphs.step.file), await open(lm.graphs.loop.file, true));
     for (const [filters, sampling] of [['off', DEFAULT_SAMPLING], ['top-k 60 + top-p 0.9', FILTERED]] as const) {
       for (const rows of BATCHES) {
         const batch = batchOf(lm, rows, sampling);

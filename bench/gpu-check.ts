@@ -22,7 +22,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { LevelGraphs, openSession, type ExecutionProvider, type KvCache, type RowSampling, type WindowConditioning } from '../worker/onnx-runtime.js';
+import { LOOP_GRAPH_OPTIMIZATION, LevelGraphs, openSession, type ExecutionProvider, type KvCache, type RowSampling, type WindowConditioning } from '../worker/onnx-runtime.js';
 import { splitSeed, uniform } from '../shared/rng.js';
 import { DEFAULT_SAMPLING, TokenSampler } from '../shared/sampler.js';
 import type { LevelManifest, SamplingParams } from '../shared/types.js';
@@ -176,8 +176,8 @@ class GpuMemory {
 const warnings: string[] = [];
 process.on('warning', (w) => warnings.push(w.message));
 
-async function openOn(path: string, provider: ExecutionProvider, threads: number): Promise<ort.InferenceSession> {
-  const opened = await openSession(path, { provider, intraOpThreads: threads });
+async function openOn(path: string, provider: ExecutionProvider, threads: number, loopGraph = false): Promise<ort.InferenceSession> {
+  const opened = await openSession(path, { provider, intraOpThreads: threads, loopGraph });
   if (opened.provider !== provider) {
     await new Promise((r) => setImmediate(r)); // process.emitWarning dispatches on a later tick
     console.error(
@@ -396,7 +396,7 @@ async function profileLoop(lm: LevelManifest, dir: string, provider: ExecutionPr
   const session = await ort.InferenceSession.create(join(dir, lm.graphs.loop!.file), {
     intraOpNumThreads: THREADS,
     interOpNumThreads: 1,
-    graphOptimizationLevel: 'all',
+    graphOptimizationLevel: LOOP_GRAPH_OPTIMIZATION,
     executionProviders: [provider],
     enableProfiling: true,
     profileFilePrefix: prefix,
@@ -453,7 +453,7 @@ async function main(): Promise<void> {
   const { cond, step, loop } = await mem.phase('load', async () => ({
     cond: await openOn(file(lm.graphs.conditioner.file), args.provider, THREADS),
     step: await openOn(file(lm.graphs.step.file), args.provider, THREADS),
-    loop: await openOn(file(lm.graphs.loop!.file), args.provider, THREADS),
+    loop: await openOn(file(lm.graphs.loop!.file), args.provider, THREADS, true),
   }));
   const loadSeconds = (now() - tLoad) / 1000;
   const g = new LevelGraphs(lm, cond, step, loop);
@@ -524,7 +524,7 @@ async function main(): Promise<void> {
   } else {
     const w = primed.get(4)!;
     const cpuThreads = cpus().length;
-    const cpuLoop = (await openSession(file(lm.graphs.loop.file), { provider: 'cpu', intraOpThreads: cpuThreads })).session;
+    const cpuLoop = (await openSession(file(lm.graphs.loop.file), { provider: 'cpu', intraOpThreads: cpuThreads, loopGraph: true })).session;
     const ref = new LevelGraphs(lm, cond, undefined, cpuLoop);
     const params = Array.from({ length: w.rows }, (_, r) => SAMPLING_CASES[r % SAMPLING_CASES.length]);
     const t0 = now();

@@ -15,7 +15,7 @@ import type { LevelGraphFiles, LevelManifest } from '../shared/types.js';
 import { relativeError, runConditioner, sequenceLength, sessionOptions, stepWindow } from './helpers/onnx-graphs.js';
 import { PYTHON, requireTorch } from './helpers/python.js';
 import { NO_AGREEMENT, SAMPLING_CASES, addAgreement, agreement, sampleBothWays, type Agreement } from './helpers/fused-agreement.js';
-import { LevelGraphs } from '../worker/onnx-runtime.js';
+import { LevelGraphs, LOOP_GRAPH_OPTIMIZATION } from '../worker/onnx-runtime.js';
 import type { WindowBatch } from '../worker/window-sampler.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -98,7 +98,8 @@ let pooled: Agreement = NO_AGREEMENT;
 async function openLevel(dir: string, lm: LevelManifest, files: LevelGraphFiles): Promise<LevelGraphs> {
   assert.ok(files.loop, `${dir}: level.json names a loop graph`);
   const open = (file: string): Promise<ort.InferenceSession> => ort.InferenceSession.create(join(dir, file), sessionOptions);
-  return new LevelGraphs(lm, await open(files.conditioner.file), await open(files.step.file), await open(files.loop.file));
+  const loop = await ort.InferenceSession.create(join(dir, files.loop.file), { ...sessionOptions, graphOptimizationLevel: LOOP_GRAPH_OPTIMIZATION });
+  return new LevelGraphs(lm, await open(files.conditioner.file), await open(files.step.file), loop);
 }
 
 /** Samples windows of the reference rows (fresh and primed, every filter) with the step and the loop graph. */

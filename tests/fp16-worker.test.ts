@@ -30,12 +30,12 @@ before(async () => {
   const folder = await readModelFolder(DEFAULT_MODEL_DIR);
   manifest = folder.manifest;
   const opts = { provider: 'cpu' as const, intraOpThreads: 1 };
-  const open = async (file: string) => (await openSession(join(folder.dir, file), opts)).session;
+  const open = async (file: string, loopGraph = false) => (await openSession(join(folder.dir, file), { ...opts, loopGraph })).session;
   for (const precision of ['fp32', 'fp16'] as const) {
     for (const lm of manifest.levels) {
       const files = levelGraphFiles(lm, precision);
       assert.ok(files?.loop, `level ${lm.level} of the bundled model has ${precision} conditioner, step and loop graphs`);
-      graphs[precision].set(lm.level, new LevelGraphs(lm, await open(files.conditioner.file), await open(files.step.file), await open(files.loop.file)));
+      graphs[precision].set(lm.level, new LevelGraphs(lm, await open(files.conditioner.file), await open(files.step.file), await open(files.loop.file, true)));
     }
   }
   tmp = await mkdtemp(join(tmpdir(), 'jukebox-fp16-'));

@@ -2,6 +2,7 @@
 // graphs: the same tokens (boundary flips counted, at most 1 per 10,000), whatever the chunk or the batch.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_MODEL_DIR, readModelFolder } from '../models/model-folder.js';
 import { LevelGraphs, openSession } from '../worker/onnx-runtime.js';
@@ -18,8 +19,8 @@ before(async () => {
   const opts = { provider: 'cpu' as const, intraOpThreads: 1 };
   for (const lm of manifest.levels) {
     assert.ok(lm.graphs.loop, `level ${lm.level} of the bundled model has a loop graph`);
-    const open = async (file: string) => (await openSession(join(folder.dir, file), opts)).session;
-    graphs.set(lm.level, new LevelGraphs(lm, await open(lm.graphs.conditioner.file), await open(lm.graphs.step.file), await open(lm.graphs.loop!.file)));
+    const open = async (file: string, loopGraph = false) => (await openSession(join(folder.dir, file), { ...opts, loopGraph })).session;
+    graphs.set(lm.level, new LevelGraphs(lm, await open(lm.graphs.conditioner.file), await open(lm.graphs.step.file), await open(lm.graphs.loop!.file, true)));
   }
 });
 
@@ -112,4 +113,23 @@ test('the fused path reports progress per chunk and stops at a cancel', async ()
   // Polled after every chunk: cancelled after the fourth, nothing further runs.
   await assert.rejects(sampleBatch(g, batch, { samplingChunk: 16, cancelled: () => ++runs > 3 }), /cancelled/);
   assert.equal(runs, 4);
+});
+
+test('regression: a top-level window alone samples what it samples in a batch with another job (concurrent-jobs case)', async () => {
+  const fx = JSON.parse(readFileSync(new URL('./fixtures/fused-batch-regression.json', import.meta.url), 'utf8')) as {
+    level: number;
+    newTokens: number;
+    items: { seed: string; start: number; sampleIds: number[]; sampling: SamplingParams; labels: number[]; context: number[] }[];
+    batchTokens: number[][];
+  };
+  const g = graphs.get(fx.level)!;
+  const items: WindowItemTask[] = fx.items.map((it) => ({ start: it.start, context: [Int32Array.from(it.context)], upper: null, labels: [Int32Array.from(it.labels)], seed: BigInt(it.seed), sampling: it.sampling, sampleIds: it.sampleIds }));
+  for (const chunk of [0, 64]) {
+    const together = (await sampleBatch(g, { level: fx.level, newTokens: fx.newTokens, items }, { samplingChunk: chunk })).rows.map((r) => Array.from(r));
+    assert.deepEqual(together, fx.batchTokens, `chunk ${chunk}: the batch samples the recorded tokens`);
+    for (let i = 0; i < items.length; i++) {
+      const alone = (await sampleBatch(g, { level: fx.level, newTokens: fx.newTokens, items: [items[i]] }, { samplingChunk: chunk })).rows[0];
+      assert.deepEqual(Array.from(alone), fx.batchTokens[i], `chunk ${chunk}: window ${i} alone`);
+    }
+  }
 });

@@ -26,8 +26,8 @@ async function load(): Promise<Loaded> {
   const folder = await readModelFolder(init.modelDir);
   const opts = { provider: init.provider, intraOpThreads: init.intraOpThreads };
   // All sessions on one provider: the first session decides, so a partial CUDA fallback cannot mix kernels.
-  const open = async (file: string): Promise<OpenedSession['session']> => {
-    const s = await openSession(join(folder.dir, file), opts);
+  const open = async (file: string, loopGraph = false): Promise<OpenedSession['session']> => {
+    const s = await openSession(join(folder.dir, file), { ...opts, loopGraph });
     opts.provider = s.provider;
     return s.session;
   };
@@ -49,7 +49,7 @@ async function load(): Promise<Loaded> {
     const files = graphSet(lm, precision);
     // The loop graph prefills too, so a worker that uses it does not load the step graph (the weights once in memory).
     const fused = files.loop !== undefined && init.samplingChunk !== 0;
-    levels.set(lm.level, fused ? new LevelGraphs(lm, conditioner, undefined, await open(files.loop!.file)) : new LevelGraphs(lm, conditioner, await open(files.step.file)));
+    levels.set(lm.level, fused ? new LevelGraphs(lm, conditioner, undefined, await open(files.loop!.file, true)) : new LevelGraphs(lm, conditioner, await open(files.step.file)));
     if (fused) chunks.set(lm.level, init.samplingChunk > 0 ? init.samplingChunk : (lm.samplingChunk ?? DEFAULT_SAMPLING_CHUNK));
   }
   const decoders = new Map<number, DecoderGraph>();

@@ -18,7 +18,7 @@ import type { DescribeResponse__Output } from '../proto/generated/jukebox/v1/Des
 import type { SampleWindowResponse__Output } from '../proto/generated/jukebox/v1/SampleWindowResponse.js';
 import type { Manifest, SamplingParams } from '../shared/types.js';
 import { setQuiet } from '../server/log.js';
-import { NO_AGREEMENT, SAMPLING_CASES, addAgreement, agreement, sampleBothWays, type Agreement } from './helpers/fused-agreement.js';
+import { NO_AGREEMENT, SAMPLING_CASES, addAgreement, agreement, sampleBothWays, type Agreement, windowContext, windowItem } from './helpers/fused-agreement.js';
 
 setQuiet(true);
 
@@ -45,20 +45,12 @@ after(async () => {
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
-/** A one-row window: its own seed, start, labels, upper tokens and sampling (as tests/fused-loop.test.ts). */
 function item(level: number, seed: bigint, start: number, context: Int32Array | null, sampling: SamplingParams, sampleId = 0): WindowItemTask {
-  const lm = manifest.levels[level];
-  const labels = new Int32Array(lm.labelLength).fill(-1);
-  labels.set([16000 * 45, start * lm.hopLength, lm.nCtx * lm.hopLength, 1 + Number(seed % 4n), 2, 5]);
-  for (let i = 9; i < lm.labelLength; i++) labels[i] = 1 + ((i * 7 + Number(seed)) % 60);
-  const upper = lm.conditioning.upper ? [Int32Array.from({ length: lm.nCtx / 4 }, (_, i) => (i * 11 + start + Number(seed) * 3) % lm.codebookSize)] : null;
-  return { start, context: context ? [context] : [], upper, labels: [labels], seed, sampling, sampleIds: [sampleId] };
+  return windowItem(manifest.levels[level], seed, start, context, sampling, sampleId);
 }
 
 function contextOf(level: number, seed: number): Int32Array {
-  const lm = manifest.levels[level];
-  const hop = Math.floor(lm.hopFraction * lm.nCtx);
-  return Int32Array.from({ length: lm.nCtx - hop }, (_, i) => (i * 37 + seed * 101) % lm.codebookSize);
+  return windowContext(manifest.levels[level], seed);
 }
 
 function batches(level: number): WindowBatch[] {

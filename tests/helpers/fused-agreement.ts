@@ -1,9 +1,9 @@
 // Token agreement between the step graph (host sampler) and the fused loop graph (sampler in the graph) on the
 // same windows. A "flip" is a row's first differing token: a uniform that lands within rounding of a CDF step,
 // after which the row's later tokens legitimately diverge, so comparison of that row stops there.
-import type { SamplingParams } from '../../shared/types.js';
+import type { LevelManifest, SamplingParams } from '../../shared/types.js';
 import type { LevelGraphs } from '../../worker/onnx-runtime.js';
-import { sampleBatch, type WindowBatch } from '../../worker/window-sampler.js';
+import { sampleBatch, type WindowBatch, type WindowItemTask } from '../../worker/window-sampler.js';
 
 export interface Agreement {
   /** Tokens compared (up to and including each row's first flip). */
@@ -50,4 +50,19 @@ export async function sampleBothWays(graphs: LevelGraphs, batch: WindowBatch, ch
   const step = (await sampleBatch(graphs, batch, { samplingChunk: 0 })).rows;
   const fused = (await sampleBatch(graphs, batch, { samplingChunk: chunk })).rows;
   return { step, fused };
+}
+
+/** A one-row window of a job on level `lm`: its own seed, start, labels, upper tokens and sampling. */
+export function windowItem(lm: LevelManifest, seed: bigint, start: number, context: Int32Array | null, sampling: SamplingParams, sampleId = 0): WindowItemTask {
+  const labels = new Int32Array(lm.labelLength).fill(-1);
+  labels.set([16000 * 45, start * lm.hopLength, lm.nCtx * lm.hopLength, 1 + Number(seed % 4n), 2, 5]);
+  for (let i = 9; i < lm.labelLength; i++) labels[i] = 1 + ((i * 7 + Number(seed)) % 60);
+  const upper = lm.conditioning.upper ? [Int32Array.from({ length: lm.nCtx / 4 }, (_, i) => (i * 11 + start + Number(seed) * 3) % lm.codebookSize)] : null;
+  return { start, context: context ? [context] : [], upper, labels: [labels], seed, sampling, sampleIds: [sampleId] };
+}
+
+/** A primed window's context on level `lm` (nCtx - hop tokens). */
+export function windowContext(lm: LevelManifest, seed: number): Int32Array {
+  const hop = Math.floor(lm.hopFraction * lm.nCtx);
+  return Int32Array.from({ length: lm.nCtx - hop }, (_, i) => (i * 37 + seed * 101) % lm.codebookSize);
 }

@@ -19,6 +19,23 @@ export async function saveResult(name: string, result: object): Promise<string> 
   return path;
 }
 
+export interface SpreadStat {
+  median: number;
+  min: number;
+  max: number;
+  /** (max - min) / median, in percent. */
+  spreadPct: number;
+}
+
+/** Median, extremes and spread of runs, rounded to `digits` decimals (the spread to one). */
+export function spreadStat(xs: number[], digits: number): SpreadStat {
+  const m = median(xs);
+  const min = Math.min(...xs);
+  const max = Math.max(...xs);
+  const r = (x: number): number => Number(x.toFixed(digits));
+  return { median: r(m), min: r(min), max: r(max), spreadPct: Number(((100 * (max - min)) / m).toFixed(1)) };
+}
+
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];

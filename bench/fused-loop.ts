@@ -12,7 +12,7 @@ import { LevelGraphs, openSession } from '../worker/onnx-runtime.js';
 import { sampleBatch, type WindowBatch } from '../worker/window-sampler.js';
 import { DEFAULT_SAMPLING } from '../shared/sampler.js';
 import type { LevelManifest, SamplingParams } from '../shared/types.js';
-import { median, saveResult } from './common.js';
+import { saveResult, spreadStat, type SpreadStat } from './common.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const BATCHES = [1, 4, 16];
@@ -32,20 +32,7 @@ function batchOf(lm: LevelManifest, rows: number, sampling: SamplingParams): Win
   return { level: lm.level, newTokens: lm.nCtx, items };
 }
 
-interface Stat {
-  median: number;
-  min: number;
-  max: number;
-  spreadPct: number;
-}
-
-function stat(xs: number[], digits = 0): Stat {
-  const m = median(xs);
-  const min = Math.min(...xs);
-  const max = Math.max(...xs);
-  const r = (x: number): number => Number(x.toFixed(digits));
-  return { median: r(m), min: r(min), max: r(max), spreadPct: Number(((100 * (max - min)) / m).toFixed(1)) };
-}
+const stat = (xs: number[], digits = 0): SpreadStat => spreadStat(xs, digits);
 
 /** Tokens per second: [sampling loop, whole window]. */
 async function tokensPerSecond(g: LevelGraphs, batch: WindowBatch, chunk: number): Promise<[number, number]> {

@@ -27,7 +27,8 @@ import { splitSeed, uniform } from '../shared/rng.js';
 import { DEFAULT_SAMPLING, TokenSampler } from '../shared/sampler.js';
 import type { LevelManifest, SamplingParams } from '../shared/types.js';
 import { SAMPLING_CASES, agreement, type Agreement } from '../tests/helpers/fused-agreement.js';
-import { RESULTS_DIR, machine, median } from './common.js';
+import { RESULTS_DIR, machine, spreadStat, type SpreadStat } from './common.js';
+import { mulberry32 } from './seams-dsp.js';
 
 const ROUNDS = Number(process.env.GPU_CHECK_ROUNDS ?? 3);
 const THREADS = Number(process.env.GPU_CHECK_THREADS ?? 1);
@@ -81,32 +82,7 @@ function usage(message: string): never {
 // ---------------------------------------------------------------------------------------------------------------
 // Small helpers
 
-interface Stat {
-  median: number;
-  min: number;
-  max: number;
-  spreadPct: number;
-}
-
-function stat(xs: number[], digits = 2): Stat {
-  const m = median(xs);
-  const min = Math.min(...xs);
-  const max = Math.max(...xs);
-  const r = (x: number): number => Number(x.toFixed(digits));
-  return { median: r(m), min: r(min), max: r(max), spreadPct: Number(((100 * (max - min)) / m).toFixed(1)) };
-}
-
-/** mulberry32: reproducible known tokens and upper tokens. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const stat = (xs: number[], digits = 2): SpreadStat => spreadStat(xs, digits);
 
 function now(): number {
   return performance.now();
@@ -239,7 +215,7 @@ function prefillTokens(known: Int32Array[], pos: number, t: number): BigInt64Arr
 }
 
 async function prime(g: LevelGraphs, lm: LevelManifest, stack: Stack, rows: number): Promise<Primed> {
-  const random = rng(1000 + rows);
+  const random = mulberry32(1000 + rows); // reproducible known tokens and upper tokens
   const labels = labelRows(lm, stack, rows);
   const upper = lm.conditioning.upper
     ? Array.from({ length: rows }, () => Int32Array.from({ length: lm.nCtx / UPPER_RATIO }, () => Math.floor(random() * lm.codebookSize)))
@@ -492,7 +468,7 @@ async function main(): Promise<void> {
         ratio.push(a.ms / v1n / (b.ms / v2n));
       }
     });
-    const tps = (msPerStep: number[]): Stat => stat(msPerStep.map((ms) => (1000 * rows) / ms), 1);
+    const tps = (msPerStep: number[]): SpreadStat => stat(msPerStep.map((ms) => (1000 * rows) / ms), 1);
     results.push({
       batch: rows,
       position: w.p0,

@@ -10,6 +10,8 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { saveResult } from './common.js';
+import { cacheLength } from '../shared/kv-cache.js';
+import type { AttentionKind } from '../shared/types.js';
 
 export const DENSE = 0;
 export const ROW = 1;
@@ -18,6 +20,8 @@ export const PREV_ROW = 3;
 export const CROSS = 6;
 export const PRIME = 7;
 const KIND_NAMES: Record<number, string> = { 0: 'dense', 1: 'row', 2: 'column', 3: 'prevRow', 6: 'cross', 7: 'prime' };
+/** tools/jukebox_model's attn_func numbers to the manifest's kvCache kind names. */
+const ATTENTION_KINDS: Record<number, AttentionKind> = { 0: 'dense', 1: 'row', 2: 'column', 3: 'previous-row', 6: 'cross', 7: 'prime' };
 
 /** One prior level, as tools/size_presets.py prints it. */
 export interface PriorShape {
@@ -61,21 +65,10 @@ export const kvWidth = (s: PriorShape): number => s.heads * s.headDim;
  * (the encoder keys are a separate, fixed input); prime at most primeKeys.
  */
 export function keptPositions(kind: number, p: number, s: Pick<PriorShape, 'blockCtx' | 'primeKeys'>): number {
-  switch (kind) {
-    case DENSE:
-    case COLUMN:
-      return p;
-    case ROW:
-      return p - Math.floor(p / s.blockCtx!) * s.blockCtx!;
-    case PREV_ROW:
-      return Math.min(p, s.blockCtx! + (p % s.blockCtx!));
-    case CROSS:
-      return 0;
-    case PRIME:
-      return Math.min(p, s.primeKeys!);
-    default:
-      throw new Error(`unknown attention kind ${kind}`);
-  }
+  const name = ATTENTION_KINDS[kind];
+  if (!name) throw new Error(`unknown attention kind ${kind}`);
+  // The worker's own rule (the manifest's kvCache layout), for a one-layer layout of this kind.
+  return cacheLength({ dtype: 'float32', blockCtx: s.blockCtx, layers: [name], ...(s.primeKeys !== null ? { primeKeys: s.primeKeys } : {}) }, 0, p);
 }
 
 /** Cached positions summed over layers after P positions: trimmed per kind (v2), or P in every layer (v1). */

@@ -103,7 +103,6 @@ export async function sampleBatch(
   const ctxLen = batchContextLength(batch);
   const { vocabOffset, codebookSize, prefillChunk } = graphs.level;
   const vocab = codebookSize + vocabOffset;
-  const sampler = new TokenSampler(vocab);
 
   // Rows of all windows in item order, each with its own window's RNG stream and sampling parameters.
   const labels: Int32Array[] = [];
@@ -180,15 +179,14 @@ export async function sampleBatch(
   const store = (r: number, i: number, token: number): void => {
     out[r][i] = token >= vocabOffset ? token - vocabOffset : 0;
   };
-  const chunk = fusedChunk;
-  if (chunk > 0) {
+  if (fusedChunk > 0) {
     const sampling: RowSampling = {
       temperature: Float64Array.from(streams, (s) => s.sampling.temperature),
       topK: BigInt64Array.from(streams, (s) => BigInt(s.sampling.topK)),
       topP: Float64Array.from(streams, (s) => s.sampling.topP),
     };
-    for (let i = 0; i < batch.newTokens; i += chunk) {
-      const n = Math.min(chunk, batch.newTokens - i);
+    for (let i = 0; i < batch.newTokens; i += fusedChunk) {
+      const n = Math.min(fusedChunk, batch.newTokens - i);
       const u = new Float64Array(rows * n);
       for (let r = 0; r < rows; r++) {
         const s = streams[r];
@@ -204,6 +202,7 @@ export async function sampleBatch(
       report(i + n);
     }
   } else {
+    const sampler = new TokenSampler(vocab);
     for (let i = 0; i < batch.newTokens; i++) {
       const step = await graphs.run(cond, input, 1, knownLen + i, cache);
       cache = step.cache;

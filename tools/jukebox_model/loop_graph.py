@@ -44,13 +44,10 @@ def _sampler_nodes(logits: str, u: str, vocab: int, use_filters: str, sort_k: st
     of the largest values the filters sort (the largest effective top-k of the batch: V when a row has none)."""
     n: List[onnx.NodeProto] = []
     p = BODY + 's/'
-    c = lambda name, value, dtype=TensorProto.INT64, dims=None: n.append(helper.make_node(
-        'Constant', [], [p + name], value=helper.make_tensor(p + name + '_v', dtype, dims if dims is not None else [],
-                                                            value if isinstance(value, list) else [value])))
-    c('axes1', [1], dims=[1])
-    c('neg_inf', [float('-inf')], TensorProto.DOUBLE, [1])
-    c('zero_d', [0.0], TensorProto.DOUBLE, [1])
     n += [
+        _const(p + 'axes1', TensorProto.INT64, [1], [1]),
+        _const(p + 'neg_inf', TensorProto.DOUBLE, [1], [float('-inf')]),
+        _const(p + 'zero_d', TensorProto.DOUBLE, [1], [0.0]),
         helper.make_node('Cast', [logits], [p + 'l'], to=TensorProto.DOUBLE),
         helper.make_node('Unsqueeze', ['temperature', p + 'axes1'], [p + 't']),
         helper.make_node('Div', [p + 'l', p + 't'], [p + 's']),
@@ -60,15 +57,13 @@ def _sampler_nodes(logits: str, u: str, vocab: int, use_filters: str, sort_k: st
 
     # Threshold per row [B, 1]; -inf when no row filters.
     th = p + 'f/'
-    then_nodes: List[onnx.NodeProto] = []
-    tc = lambda name, value, dtype=TensorProto.INT64, dims=None: then_nodes.append(helper.make_node(
-        'Constant', [], [th + name], value=helper.make_tensor(th + name + '_v', dtype, dims if dims is not None else [],
-                                                             value if isinstance(value, list) else [value])))
-    tc('V', [vocab], dims=[1])
-    tc('zero', [0], dims=[1])
-    tc('one', [1], dims=[1])
-    tc('one_d', [1.0], TensorProto.DOUBLE, [1])
-    tc('pos_inf', [float('inf')], TensorProto.DOUBLE, [1])
+    then_nodes: List[onnx.NodeProto] = [
+        _const(th + 'V', TensorProto.INT64, [1], [vocab]),
+        _const(th + 'zero', TensorProto.INT64, [1], [0]),
+        _const(th + 'one', TensorProto.INT64, [1], [1]),
+        _const(th + 'one_d', TensorProto.DOUBLE, [1], [1.0]),
+        _const(th + 'pos_inf', TensorProto.DOUBLE, [1], [float('inf')]),
+    ]
     then_nodes += [
         helper.make_node('TopK', [p + 's', sort_k], [th + 'sorted', th + 'sorted_idx'], axis=1, largest=1, sorted=1),
         # top-k: the k-th largest (k = V when off)
@@ -121,7 +116,7 @@ def _sampler_nodes(logits: str, u: str, vocab: int, use_filters: str, sort_k: st
         helper.make_node('Min', [p + 'c1', p + 'c2'], [p + 'token']),
     ]
     # CumSum's axis is a scalar or 1-element tensor; a scalar keeps it simple.
-    n.insert(0, helper.make_node('Constant', [], [p + 'axes1_s'], value=helper.make_tensor(p + 'axes1_s_v', TensorProto.INT64, [], [1])))
+    n.insert(0, _const(p + 'axes1_s', TensorProto.INT64, [], [1]))
     return n, p + 'token'
 
 

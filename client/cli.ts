@@ -299,8 +299,10 @@ program
       .default('auto'),
   )
   .option('--announce', 'print {"listening": address} on stdout once serving')
+  .option('--nats <url>', 'NATS server URL(s), comma-separated: announce this worker there (heartbeats) for coordinators to discover')
+  .option('--advertise <host:port>', 'address coordinators dial, announced over NATS (needed with --nats when --host is 0.0.0.0)')
   .action(
-    async (flags: { model: string; host: string; port: number; metricsPort: number; levels?: string; decode: boolean; threads: number; maxBatchRows: number; batchBucket?: number; intraOpThreads: number; samplingChunk?: number; provider: 'cpu' | 'cuda'; precision: 'auto' | 'fp32' | 'fp16'; announce?: boolean }) => {
+    async (flags: { model: string; host: string; port: number; metricsPort: number; levels?: string; decode: boolean; threads: number; maxBatchRows: number; batchBucket?: number; intraOpThreads: number; samplingChunk?: number; provider: 'cpu' | 'cuda'; precision: 'auto' | 'fp32' | 'fp16'; announce?: boolean; nats?: string; advertise?: string }) => {
       const worker = await JukeboxWorker.start({
         modelDir: flags.model,
         host: flags.host,
@@ -315,6 +317,8 @@ program
         samplingChunk: flags.samplingChunk,
         provider: flags.provider,
         precision: flags.precision,
+        nats: flags.nats,
+        advertise: flags.advertise,
       });
       if (flags.announce) process.stdout.write(`${JSON.stringify({ listening: worker.address, metricsPort: worker.metricsPort })}\n`);
       const stop = (): void => {

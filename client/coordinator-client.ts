@@ -6,8 +6,19 @@ import type { Job__Output } from '../proto/generated/jukebox/v1/Job.js';
 import type { SubmitJobRequest } from '../proto/generated/jukebox/v1/SubmitJobRequest.js';
 import type { ListJobsResponse__Output } from '../proto/generated/jukebox/v1/ListJobsResponse.js';
 import type { TokenChunk__Output } from '../proto/generated/jukebox/v1/TokenChunk.js';
+import type { JobEvent__Output } from '../proto/generated/jukebox/v1/JobEvent.js';
+import type { JobChange__Output } from '../proto/generated/jukebox/v1/JobChange.js';
 
 export type JobView = Job__Output;
+export type JobChangeView = JobChange__Output;
+
+/** One WatchJob message: the job now, and the changes since the previous message. */
+export interface JobUpdate {
+  job: JobView;
+  /** The last change seen so far: resume after it. */
+  sequence: number;
+  changes: JobChangeView[];
+}
 export type SubmitRequest = SubmitJobRequest;
 
 /** Deadline of unary calls. */
@@ -59,16 +70,47 @@ export class CoordinatorClient {
     return levels;
   }
 
-  /** Yields the job's state now and at every change until it ends. */
-  async *watch(jobId: string): AsyncGenerator<JobView> {
-    const call = this.client.WatchJob({ jobId });
-    try {
-      for await (const ev of call as AsyncIterable<{ job: JobView | null }>) {
-        if (ev.job) yield ev.job;
+  /**
+   * Yields the job's updates (a snapshot and the changes since the previous one) until it ends. After a
+   * disconnect (the coordinator restarted, a standby took over) it reconnects and resumes after the last change
+   * it saw, for up to `reconnectForMs` without an answer: no change is lost or repeated.
+   */
+  async *watchChanges(jobId: string, opts: { afterSequence?: number; reconnectForMs?: number } = {}): AsyncGenerator<JobUpdate> {
+    let after = opts.afterSequence ?? 0;
+    const reconnectForMs = opts.reconnectForMs ?? 60_000;
+    let downSince: number | undefined;
+    for (;;) {
+      const call = this.client.WatchJob({ jobId, afterSequence: after });
+      let ended = false;
+      try {
+        for await (const ev of call as AsyncIterable<JobEvent__Output>) {
+          downSince = undefined;
+          if (ev.changes.length > 0) after = ev.changes[ev.changes.length - 1].sequence;
+          if (ev.job) {
+            yield { job: ev.job, sequence: after, changes: ev.changes };
+            if (ev.changes.some((c) => c.kind === 'state' && isTerminal(c.state))) ended = true;
+          }
+        }
+        if (ended) return;
+      } catch (err) {
+        const code = (err as grpc.ServiceError).code;
+        // Only a coordinator that is away is worth waiting for; a refused request is final.
+        if (code !== grpc.status.UNAVAILABLE && code !== grpc.status.NOT_FOUND && code !== grpc.status.CANCELLED) throw err;
+        downSince ??= Date.now();
+        if (Date.now() - downSince > reconnectForMs) throw err;
+        // NOT_FOUND right after a restart: the job may be resumed by the new coordinator in a moment.
+      } finally {
+        call.cancel();
       }
-    } finally {
-      call.cancel();
+      if (ended) return;
+      downSince ??= Date.now();
+      await new Promise((r) => setTimeout(r, 250));
     }
+  }
+
+  /** Yields the job's state now and at every change until it ends, reconnecting after a disconnect. */
+  async *watch(jobId: string): AsyncGenerator<JobView> {
+    for await (const u of this.watchChanges(jobId)) yield u.job;
   }
 
   /** The WAV file of one sample row. */

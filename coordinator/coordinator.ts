@@ -1,6 +1,7 @@
 // The coordinator: the client-facing gRPC service, job planning, and the dispatcher that drives workers.
 import * as grpc from '@grpc/grpc-js';
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { jukeboxProto } from '../proto/index.js';
 import type { CoordinatorHandlers } from '../proto/generated/jukebox/v1/Coordinator.js';
 import type { Job } from '../proto/generated/jukebox/v1/Job.js';
@@ -10,6 +11,7 @@ import type { TokenChunk } from '../proto/generated/jukebox/v1/TokenChunk.js';
 import type { FetchTokensRequest__Output } from '../proto/generated/jukebox/v1/FetchTokensRequest.js';
 import type { FetchAudioRequest__Output } from '../proto/generated/jukebox/v1/FetchAudioRequest.js';
 import type { JobEvent } from '../proto/generated/jukebox/v1/JobEvent.js';
+import type { JobChange } from '../proto/generated/jukebox/v1/JobChange.js';
 import type { WatchJobRequest__Output } from '../proto/generated/jukebox/v1/WatchJobRequest.js';
 import { createGrpcServer, listen, statusError, type GrpcServerHandle } from '../server/grpc-server.js';
 import { serveMetrics, type MetricsServer } from '../server/metrics-http.js';
@@ -29,6 +31,10 @@ import { GrpcWorkerConnection } from './grpc-worker.js';
 import { windowsDone } from './scheduler.js';
 import { admissionRefusal, type AdmissionLimits } from './schedule-order.js';
 import type { ConnectWorker } from './worker-connection.js';
+import type { DurableStore, JobEventRecord } from './durable/store.js';
+import { MemoryStore } from './durable/memory-store.js';
+import { JobPersistence } from './job-persistence.js';
+import { finishedJob, plannedJob, replayDecoded, replayWindows } from './job-restore.js';
 
 export const COORDINATOR_SERVICE = 'jukebox.v1.Coordinator';
 
@@ -49,6 +55,12 @@ export interface CoordinatorOptions {
   /** Bottom-level tokens per decode chunk (margins come on top). @default 16384 */
   decodeChunkTokens?: number;
   store?: JobStore;
+  /** Where job state, tokens and audio are kept durable. @default an in-memory store (nothing survives the process) */
+  durable?: DurableStore;
+  /** This coordinator's name on job leases; a restart under the same name takes its jobs back at once. @default host:port */
+  coordinatorId?: string;
+  /** A job's lease lasts this long without renewal; a standby takes over a job after it. @default 10000 */
+  leaseTtlMs?: number;
   /** Bytes per FetchAudio message, at most 1 MiB. @default 1 MiB */
   audioChunkBytes?: number;
   /** Tokens per FetchTokens message, at most TOKEN_CHUNK. @default TOKEN_CHUNK */
@@ -89,10 +101,21 @@ export class NoWorkersError extends Error {
 /** Minimum time between two WatchJob messages for one watcher, except for the final state. */
 const WATCH_INTERVAL_MS = 100;
 
+/** The durable store could not take the job: UNAVAILABLE, the client may try again. */
+export class StoreUnavailableError extends Error {
+  override name = 'StoreUnavailableError';
+}
+
 export class Coordinator {
   readonly metrics = new CoordinatorMetrics();
   readonly workers: WorkerDirectory;
   readonly store: JobStore;
+  readonly durable: DurableStore;
+  readonly owner: string;
+  private readonly persistence: JobPersistence;
+  private readonly leaseTtlMs: number;
+  private leaseTimer?: NodeJS.Timeout;
+  private tending?: Promise<void>;
   private readonly limits: AdmissionLimits;
   private readonly dispatcher: Dispatcher;
   private readonly models = new Map<string, ModelFolder>();
@@ -102,10 +125,15 @@ export class Coordinator {
   private readonly decodeChunkTokens: number;
 
   private constructor(private readonly options: CoordinatorOptions) {
-    this.store = options.store ?? new MemoryJobStore();
+    this.durable = options.durable ?? new MemoryStore();
+    // Finished jobs dropped from memory are dropped from the durable store too: one retention rule.
+    this.store = options.store ?? new MemoryJobStore(undefined, (job) => void this.durable.deleteJob(job.id).catch(() => undefined));
+    this.persistence = new JobPersistence(this.durable);
+    this.owner = options.coordinatorId ?? (options.port ? `${hostname()}:${options.port}` : `coordinator-${randomUUID()}`);
+    this.leaseTtlMs = options.leaseTtlMs ?? 10_000;
     this.workers = new WorkerDirectory(options.connectWorker ?? ((a) => new GrpcWorkerConnection(a)), options.dispatch?.clock);
     this.limits = { maxPendingJobs: options.limits?.maxPendingJobs ?? 64, maxPendingRows: options.limits?.maxPendingRows ?? 256 };
-    this.dispatcher = new Dispatcher(this.store, this.workers, this.metrics, options.dispatch);
+    this.dispatcher = new Dispatcher(this.store, this.workers, this.metrics, this.persistence, options.dispatch);
     this.dispatcher.setMaxListeners(0);
     this.decodeChunkTokens = options.decodeChunkTokens ?? 16384;
   }
@@ -118,6 +146,13 @@ export class Coordinator {
     }
     for (const w of options.workers) c.workers.add(w);
     await c.workers.describeAll();
+    // Jobs left unfinished by an earlier run (ours, or one whose lease ran out) go on where they were.
+    await c.tendLeases();
+    c.leaseTimer = setInterval(() => void c.tendLeases(), Math.max(100, Math.floor(c.leaseTtlMs / 3)));
+    c.leaseTimer.unref();
+    c.dispatcher.on('update', (job) => {
+      if (TERMINAL_STATES.has(job.state)) void c.persistence.settled(job.id).then(() => c.durable.releaseLease(job.id, c.owner)).catch(() => undefined);
+    });
     const { server, health } = createGrpcServer(COORDINATOR_SERVICE);
     server.addService(jukeboxProto().Coordinator.service, c.handlers());
     const host = options.host ?? '127.0.0.1';
@@ -135,8 +170,77 @@ export class Coordinator {
     return this.metricsServer?.port;
   }
 
-  /** Validates and plans a job, then hands it to the dispatcher. Throws InvalidArgumentError on bad input. */
-  submit(req: JobRequest, wavFormat: string): JobRecord {
+  /**
+   * Renews the leases of the jobs this coordinator drives (dropping any another coordinator took), then takes on
+   * unfinished jobs whose lease is free or expired, and learns the finished jobs it does not know yet.
+   */
+  tendLeases(): Promise<void> {
+    this.tending ??= (async () => {
+      try {
+        for (const job of this.store.list()) {
+          if (!this.dispatcher.drives(job.id) || TERMINAL_STATES.has(job.state)) continue;
+          if (!(await this.durable.acquireLease(job.id, this.owner, this.leaseTtlMs))) {
+            log('coordinator', 'lease lost: another coordinator drives the job', { job: job.id });
+            this.dispatcher.release(job);
+            this.store.delete(job.id);
+          }
+        }
+        const stored = await this.durable.listJobs();
+        stored.sort((a, b) => a.fixed.seq - b.fixed.seq);
+        for (const sj of stored) {
+          if (this.store.get(sj.fixed.id) || this.closing) continue;
+          const model = [...this.models.values()].find((m) => m.hash === sj.fixed.modelHash);
+          if (!model) continue;
+          if (TERMINAL_STATES.has(sj.progress.state)) {
+            this.store.put(finishedJob(sj, model.manifest));
+            continue;
+          }
+          // A job created this instant may not hold its creator's lease yet: leave it to its creator.
+          if (Date.now() - sj.fixed.createdAtMs < this.leaseTtlMs && !(await this.ownsOrFree(sj.fixed.id))) continue;
+          if (!(await this.durable.acquireLease(sj.fixed.id, this.owner, this.leaseTtlMs))) continue;
+          await this.resume(sj, model.manifest);
+        }
+      } catch (err) {
+        log('coordinator', 'tending job leases failed', { error: (err as Error).message });
+      } finally {
+        this.tending = undefined;
+      }
+    })();
+    return this.tending;
+  }
+
+  private async ownsOrFree(id: string): Promise<boolean> {
+    // Renewing our own lease, or taking a free one, succeeds; another coordinator's live lease refuses.
+    return this.durable.acquireLease(id, this.owner, this.leaseTtlMs);
+  }
+
+  /** Rebuilds an unfinished job from the store and drives it on from its stored windows and decode chunks. */
+  private async resume(sj: Parameters<typeof plannedJob>[0], manifest: Manifest): Promise<void> {
+    const id = sj.fixed.id;
+    try {
+      const job = plannedJob(sj, manifest, this.options.stepCost);
+      const windows = await this.durable.windows(id);
+      const replayed = replayWindows(job, windows);
+      const decoded = await this.durable.decodedChunks(id);
+      replayDecoded(job, decoded);
+      // Windows stored just before a crash may lack their event: add it, so that watchers lose nothing.
+      const events = await this.durable.events(id, 0);
+      job.lastEventSeq = events.length > 0 ? events[events.length - 1].seq : 0;
+      const told = new Set(events.flatMap((e) => (e.task ? [e.task] : [])));
+      for (const key of [...windows.keys(), ...decoded.map((c) => `decode:${c}`)]) {
+        if (!told.has(key)) job.lastEventSeq = await this.durable.appendEvent(id, { atMs: Date.now(), kind: key.startsWith('decode') ? 'decode' : 'window', task: key });
+      }
+      this.dispatcher.add(job, { manifest, labels: resolveLabels(job.spec, manifest) }, true);
+      log('coordinator', 'job resumed', { job: id, state: job.state, windows: replayed, decodeChunks: decoded.length });
+      this.dispatcher.afterProgress(job);
+    } catch (err) {
+      log('coordinator', 'resuming a job failed', { job: id, error: (err as Error).stack ?? String(err) });
+      await this.durable.releaseLease(id, this.owner).catch(() => undefined);
+    }
+  }
+
+  /** Validates and plans a job, then hands it to the dispatcher once it is durable. Throws InvalidArgumentError on bad input. */
+  async submit(req: JobRequest, wavFormat: string): Promise<JobRecord> {
     // An empty model means the one model this coordinator serves, when it serves exactly one.
     const model = req.model === '' && this.models.size === 1 ? [...this.models.values()][0] : this.models.get(req.model);
     if (!model) {
@@ -167,11 +271,16 @@ export class Coordinator {
       modelHash: model.hash,
       wavFormat: wavFormat === 'float32' ? 'float32' : 'pcm16',
       plan,
+      layout,
       manifest,
       decodeChunkTokens: this.decodeChunkTokens,
       stepCost: this.options.stepCost,
     });
     this.dispatcher.add(job, { manifest, labels: resolveLabels(spec, manifest) });
+    // The job is accepted once it is durable and this coordinator holds its lease.
+    await this.persistence.settled(job.id);
+    if (job.state === 'FAILED') throw new StoreUnavailableError(`job_store: ${job.error ?? 'the job could not be stored'}`);
+    await this.persistence.enqueue(job.id, () => this.durable.acquireLease(job.id, this.owner, this.leaseTtlMs)).catch(() => undefined);
     log('coordinator', 'job submitted', {
       job: job.id,
       model: req.model,
@@ -237,8 +346,9 @@ export class Coordinator {
     return {
       SubmitJob: (call: grpc.ServerUnaryCall<SubmitJobRequest__Output, Job>, callback) => {
         const r = call.request;
+        void (async () => {
         try {
-          const job = this.submit(
+          const job = await this.submit(
             {
               model: r.model,
               artist: r.artist,
@@ -260,8 +370,10 @@ export class Coordinator {
           if (err instanceof InvalidArgumentError) callback(statusError(grpc.status.INVALID_ARGUMENT, err.message));
           else if (err instanceof NoWorkersError) callback(statusError(grpc.status.FAILED_PRECONDITION, err.message));
           else if (err instanceof ResourceExhaustedError) callback(statusError(grpc.status.RESOURCE_EXHAUSTED, err.message));
+          else if (err instanceof StoreUnavailableError) callback(statusError(grpc.status.UNAVAILABLE, err.message));
           else callback(statusError(grpc.status.INTERNAL, (err as Error).message));
         }
+        })();
       },
 
       GetJob: (call, callback) => {
@@ -287,29 +399,12 @@ export class Coordinator {
           call.emit('error', job);
           return;
         }
-        let last = 0;
-        let timer: NodeJS.Timeout | undefined;
-        const send = (): void => {
-          timer = undefined;
-          last = performance.now();
-          call.write({ job: this.toProto(job) });
-          if (TERMINAL_STATES.has(job.state)) {
-            stop();
-            call.end();
-          }
-        };
-        const onUpdate = (j: JobRecord): void => {
-          if (j !== job || timer) return;
-          const wait = TERMINAL_STATES.has(job.state) ? 0 : Math.max(0, WATCH_INTERVAL_MS - (performance.now() - last));
-          timer = setTimeout(send, wait);
-        };
-        const stop = (): void => {
-          if (timer) clearTimeout(timer);
-          this.dispatcher.off('update', onUpdate);
-        };
-        call.on('cancelled', stop);
-        this.dispatcher.on('update', onUpdate);
-        send();
+        const after = Number(call.request.afterSequence ?? 0);
+        if (!Number.isSafeInteger(after) || after < 0) {
+          call.emit('error', statusError(grpc.status.INVALID_ARGUMENT, `after_sequence: must be a non-negative integer, got ${String(call.request.afterSequence).slice(0, 32)}`));
+          return;
+        }
+        this.watch(call, job, after);
       },
 
       FetchAudio: (call: grpc.ServerWritableStream<FetchAudioRequest__Output, AudioChunk>) => {
@@ -323,11 +418,22 @@ export class Coordinator {
           return;
         }
         const sample = call.request.sample;
-        if (!Number.isInteger(sample) || sample < 0 || sample >= job.audio.length) {
-          call.emit('error', statusError(grpc.status.INVALID_ARGUMENT, `sample: must be 0..${job.audio.length - 1}, got ${sample}`));
+        if (!Number.isInteger(sample) || sample < 0 || sample >= job.audioBytes.length) {
+          call.emit('error', statusError(grpc.status.INVALID_ARGUMENT, `sample: must be 0..${job.audioBytes.length - 1}, got ${sample}`));
           return;
         }
-        void streamBytes(call, job.audio[sample], Math.min(AUDIO_CHUNK_BYTES, this.options.audioChunkBytes ?? AUDIO_CHUNK_BYTES));
+        void (async () => {
+          try {
+            const pieces = await this.durable.readAudio(job.id, sample);
+            if (!pieces) {
+              call.emit('error', statusError(grpc.status.DATA_LOSS, `job ${job.id}: the audio of sample ${sample} is no longer in the store`));
+              return;
+            }
+            await streamPieces(call, pieces, job.audioBytes[sample], Math.min(AUDIO_CHUNK_BYTES, this.options.audioChunkBytes ?? AUDIO_CHUNK_BYTES));
+          } catch (err) {
+            call.emit('error', statusError(grpc.status.UNAVAILABLE, `reading the audio from the store failed: ${(err as Error).message}`));
+          }
+        })();
       },
 
       FetchTokens: (call: grpc.ServerWritableStream<FetchTokensRequest__Output, TokenChunk>) => {
@@ -336,14 +442,108 @@ export class Coordinator {
           call.emit('error', job);
           return;
         }
-        void streamTokens(call, job, Math.min(TOKEN_CHUNK, this.options.tokenChunkTokens ?? TOKEN_CHUNK));
+        void (async () => {
+          try {
+            await this.loadTokens(job);
+          } catch (err) {
+            call.emit('error', statusError(grpc.status.UNAVAILABLE, `reading the tokens from the store failed: ${(err as Error).message}`));
+            return;
+          }
+          await streamTokens(call, job, Math.min(TOKEN_CHUNK, this.options.tokenChunkTokens ?? TOKEN_CHUNK));
+        })();
       },
     };
   }
 
+  /** A finished job restored after a restart keeps its tokens in the store until someone asks for them. */
+  private async loadTokens(job: JobRecord): Promise<void> {
+    if (job.tokensLoaded) return;
+    const model = [...this.models.values()].find((m) => m.hash === job.modelHash);
+    if (!model) throw new Error(`model ${job.modelHash.slice(0, 12)} is not served here`);
+    const stored = await this.durable.getJob(job.id);
+    if (!stored) throw new Error(`job ${job.id} is gone`);
+    const fresh = plannedJob(stored, model.manifest);
+    replayWindows(fresh, await this.durable.windows(job.id));
+    job.tokens = fresh.tokens;
+    job.tokensLoaded = true;
+  }
+
+  /**
+   * Streams a job's changes after `after` with a snapshot of the job, at most every WATCH_INTERVAL_MS, until the
+   * change that ends it. Changes come from the durable store, so a watcher that reconnects (to this coordinator
+   * or the one that took over) with the last sequence it saw misses nothing and sees nothing twice.
+   */
+  private watch(call: grpc.ServerWritableStream<WatchJobRequest__Output, JobEvent>, job: JobRecord, after: number): void {
+    let cursor = after;
+    let last = 0;
+    let timer: NodeJS.Timeout | undefined;
+    let sending = false;
+    let again = false;
+    let ended = false;
+    const stop = (): void => {
+      ended = true;
+      if (timer) clearTimeout(timer);
+      this.dispatcher.off('update', onUpdate);
+      this.persistence.off('event', onEvent);
+    };
+    const send = async (): Promise<void> => {
+      timer = undefined;
+      if (ended) return;
+      if (sending) {
+        again = true;
+        return;
+      }
+      sending = true;
+      try {
+        const records = await this.durable.events(job.id, cursor);
+        if (ended) return;
+        const changes = records.map(toChange);
+        if (changes.length > 0) cursor = records[records.length - 1].seq;
+        last = performance.now();
+        call.write({ job: this.toProto(job), sequence: cursor, changes });
+        if (records.some((r) => r.kind === 'state' && r.state !== undefined && TERMINAL_STATES.has(r.state))) {
+          stop();
+          call.end();
+        }
+      } catch (err) {
+        stop();
+        call.emit('error', statusError(grpc.status.UNAVAILABLE, `reading the job's changes failed: ${(err as Error).message}`));
+      } finally {
+        sending = false;
+        if (again && !ended) {
+          again = false;
+          schedule();
+        }
+      }
+    };
+    const schedule = (): void => {
+      if (timer || ended) return;
+      const wait = TERMINAL_STATES.has(job.state) ? 0 : Math.max(0, WATCH_INTERVAL_MS - (performance.now() - last));
+      timer = setTimeout(() => void send(), wait);
+    };
+    const onUpdate = (j: JobRecord): void => {
+      if (j.id === job.id) schedule();
+    };
+    const onEvent = (id: string): void => {
+      if (id === job.id) schedule();
+    };
+    call.on('cancelled', stop);
+    this.dispatcher.on('update', onUpdate);
+    this.persistence.on('event', onEvent);
+    void send();
+  }
+
   close(): Promise<void> {
     this.closing ??= (async () => {
+      if (this.leaseTimer) clearInterval(this.leaseTimer);
+      await this.tending;
       this.dispatcher.close();
+      // Hand the leases back so that a standby takes the unfinished jobs at once.
+      for (const job of this.store.list()) {
+        if (TERMINAL_STATES.has(job.state)) continue;
+        await this.persistence.settled(job.id);
+        await this.durable.releaseLease(job.id, this.owner).catch(() => undefined);
+      }
       try {
         await this.grpc?.close();
       } catch (err) {
@@ -382,15 +582,33 @@ async function streamTokens(call: grpc.ServerWritableStream<FetchTokensRequest__
   if (!cancelled) call.end();
 }
 
-/** Writes bytes in chunks of at most chunkBytes, waiting on 'drain' and giving up if the client goes. */
-async function streamBytes(call: grpc.ServerWritableStream<FetchAudioRequest__Output, AudioChunk>, bytes: Uint8Array, chunkBytes: number): Promise<void> {
+/** A stored change as the wire carries it. */
+function toChange(r: JobEventRecord): JobChange {
+  return {
+    sequence: r.seq,
+    atMs: r.atMs,
+    kind: r.kind,
+    state: r.state ? `JOB_STATE_${r.state}` : 'JOB_STATE_UNSPECIFIED',
+    task: r.task ?? '',
+    error: r.error ?? '',
+  };
+}
+
+/** Writes the store's pieces re-cut to at most chunkBytes, waiting on 'drain' and giving up if the client goes. */
+async function streamPieces(call: grpc.ServerWritableStream<FetchAudioRequest__Output, AudioChunk>, pieces: AsyncIterable<Uint8Array>, totalBytes: number, chunkBytes: number): Promise<void> {
   let cancelled = false;
   call.on('cancelled', () => (cancelled = true));
-  for (let offset = 0; offset < bytes.length && !cancelled; offset += chunkBytes) {
-    const data = Buffer.from(bytes.buffer, bytes.byteOffset + offset, Math.min(chunkBytes, bytes.length - offset));
-    if (!call.write({ data, offset, totalBytes: bytes.length })) await drainedOrGone(call);
+  let offset = 0;
+  for await (const piece of pieces) {
+    for (let at = 0; at < piece.length && !cancelled; at += chunkBytes) {
+      const n = Math.min(chunkBytes, piece.length - at);
+      const data = Buffer.from(piece.buffer, piece.byteOffset + at, n);
+      if (!call.write({ data, offset, totalBytes })) await drainedOrGone(call);
+      offset += n;
+    }
+    if (cancelled) return;
   }
-  if (!cancelled) call.end();
+  call.end();
 }
 
 /** Resolves on 'drain', or when the call is cancelled or fails; removes the listener that did not fire. */

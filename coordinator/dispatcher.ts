@@ -2,8 +2,6 @@
 // schedule order, fills each worker's batch with compatible windows of any job, stitches results, retries.
 import { EventEmitter } from 'node:events';
 import { windowLabels, type ResolvedLabels } from '../shared/labels.js';
-import { stitchDecodedChunks } from '../shared/decode-plan.js';
-import { encodeWav } from '../shared/wav.js';
 import type { Manifest } from '../shared/types.js';
 import { log } from '../server/log.js';
 import { readyTasks, isComplete, samplingComplete, taskKey, type Task } from './scheduler.js';
@@ -14,6 +12,7 @@ import { realClock, type Clock, type Timer } from './clock.js';
 import type { WorkerDirectory, WorkerEntry, WorkerRequirement } from './worker-directory.js';
 import { kernelProfile, type RemoteCall, type WindowItem } from './worker-connection.js';
 import type { CoordinatorMetrics } from './metrics.js';
+import type { JobPersistence } from './job-persistence.js';
 
 export interface DispatchContext {
   manifest: Manifest;
@@ -73,11 +72,14 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   private readonly inFlight = new Set<{ modelHash: string; level: number; expectedEndMs: number }>();
   /** Typical batch duration per model and level (moving average), for holding thin batches. */
   private readonly batchMs = new Map<string, number>();
+  /** Jobs whose WAVs are being written. */
+  private readonly finishing = new Set<string>();
 
   constructor(
     private readonly store: JobStore,
     private readonly workers: WorkerDirectory,
     private readonly metrics: CoordinatorMetrics,
+    private readonly persistence: JobPersistence,
     options: DispatcherOptions = {},
   ) {
     super();
@@ -108,17 +110,44 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     return { jobs: jobs.length, rows: jobs.reduce((n, j) => n + j.spec.samples, 0) };
   }
 
-  add(job: JobRecord, ctx: DispatchContext): void {
+  /**
+   * Takes a job on. A new one is written to the durable store first (await persistence.settled(job.id) to know
+   * it landed); a restored one (resumed after a restart) keeps its submission order and stored progress.
+   */
+  add(job: JobRecord, ctx: DispatchContext, restored = false): void {
     // A newcomer starts level with the least served job, not at zero: it must not starve the others.
     const running = this.active();
     job.virtualTime = running.length > 0 ? Math.min(...running.map((j) => j.virtualTime)) : 0;
-    job.seq = this.seq++;
+    if (restored) this.seq = Math.max(this.seq, job.seq + 1);
+    else job.seq = this.seq++;
     this.contexts.set(job.id, ctx);
     this.calls.set(job.id, new Set());
     this.store.put(job);
     this.metrics.jobCreated(job.state);
+    if (!restored) {
+      this.persistence.create(job).catch((err: Error) => {
+        if (!TERMINAL_STATES.has(job.state)) this.setState(job, 'FAILED', `storing the job failed: ${err.message}`);
+      });
+    }
     this.emit('update', job);
     this.pump();
+  }
+
+  /** Stops driving a job without changing its state (another coordinator took its lease): its calls are cancelled. */
+  release(job: JobRecord): void {
+    this.contexts.delete(job.id);
+    const calls = this.calls.get(job.id);
+    this.calls.delete(job.id);
+    for (const bc of calls ?? []) {
+      bc.live.delete(job.id);
+      if (bc.live.size === 0) bc.call?.cancel();
+    }
+    this.metrics.forgetJob(job.id);
+  }
+
+  /** Whether this dispatcher drives the job. */
+  drives(jobId: string): boolean {
+    return this.contexts.has(jobId);
   }
 
   private setState(job: JobRecord, to: JobState, error?: string): void {
@@ -134,8 +163,6 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
         bc.live.delete(job.id);
         if (bc.live.size === 0) bc.call?.cancel();
       }
-      // Decoded chunks are no longer needed once the WAVs exist (or never will).
-      job.decodedChunks = [];
       job.partial.clear();
       this.metrics.forgetJob(job.id);
       // Re-put so the store can drop old finished jobs.
@@ -143,6 +170,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     }
     this.metrics.jobMoved(from, to);
     log('coordinator', 'job state', { job: job.id, from, to, ...(error ? { error } : {}) });
+    this.persistence.stateChanged(job).catch((err: Error) => log('coordinator', 'storing a job state failed', { job: job.id, to, error: err.message }));
     this.emit('update', job);
   }
 
@@ -489,16 +517,44 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     job.partial.delete(key);
     job.runningTails.delete(key);
     const seg = job.levels[level].segments[w.segment];
-    seg.running = false;
-    if (TERMINAL_STATES.has(job.state) || this.closed) return;
+    if (TERMINAL_STATES.has(job.state) || this.closed || !this.drives(job.id)) {
+      seg.running = false;
+      return;
+    }
     const codebook = this.contexts.get(job.id)!.manifest.levels[level].codebookSize;
     const what = `level ${level} segment ${w.segment} window ${w.index}`;
     // A failed call may be another job's fault when it was shared; rows wrong for this window alone are this job's.
-    if (failure) return this.retryOrFail(job, key, worker, failure, what, shared);
+    if (failure) {
+      seg.running = false;
+      return this.retryOrFail(job, key, worker, failure, what, shared);
+    }
     if (!(rows && rows.length === job.spec.samples && rows.every((r) => r.length === w.newTokens && r.every((t) => t >= 0 && t < codebook)))) {
+      seg.running = false;
       return this.retryOrFail(job, key, worker, { kind: 'bad-reply', message: 'the worker returned rows of the wrong length or out-of-range tokens' }, what, false);
     }
-    job.tokens[level].append(w.segment, w.start + w.contextTokens, rows!);
+    // The segment stays busy until the tokens are durable: only then does the window count as done.
+    const elapsedMs = this.clock.now() - startedAt;
+    this.persistence.windowDone(job, key, rows!).then(
+      () => {
+        seg.running = false;
+        if (TERMINAL_STATES.has(job.state) || this.closed || !this.drives(job.id)) return;
+        this.guard(job, `finishing ${what}`, () => this.applyWindow(job, task, rows!, elapsedMs));
+        this.pump();
+      },
+      (err: Error) => {
+        seg.running = false;
+        if (TERMINAL_STATES.has(job.state) || this.closed || !this.drives(job.id)) return;
+        this.guard(job, `finishing ${what}`, () => this.retryOrFail(job, key, worker, { kind: 'store', message: `storing its tokens failed: ${err.message}` }, what, false));
+        this.pump();
+      },
+    );
+  }
+
+  /** Counts a stored window as done: its tokens join the level, progress and metrics move. */
+  private applyWindow(job: JobRecord, task: Extract<Task, { kind: 'window' }>, rows: Int32Array[], elapsedMs: number): void {
+    const { level, window: w } = task;
+    const seg = job.levels[level].segments[w.segment];
+    job.tokens[level].append(w.segment, w.start + w.contextTokens, rows);
     seg.windowsDone++;
     const timing = job.timing[level];
     timing.newTokensDone += w.newTokens;
@@ -506,7 +562,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     job.costDone += job.analysis.nodes[job.analysis.levelOffset[level] + task.flat].cost;
     const levelLabel = String(level);
     this.metrics.tokens.inc({ level: levelLabel }, w.newTokens * job.spec.samples);
-    this.metrics.windowSeconds.observe({ level: levelLabel }, (this.clock.now() - startedAt) / 1000);
+    this.metrics.windowSeconds.observe({ level: levelLabel }, elapsedMs / 1000);
     this.afterProgress(job);
   }
 
@@ -525,16 +581,38 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       (failure, audio) => {
         untrack();
         this.workers.release(worker);
-        job.decode.running[chunkIndex] = false;
-        if (TERMINAL_STATES.has(job.state) || this.closed) return this.pump();
+        const gone = (): boolean => TERMINAL_STATES.has(job.state) || this.closed || !this.drives(job.id);
+        if (gone()) {
+          job.decode.running[chunkIndex] = false;
+          return this.pump();
+        }
         this.guard(job, `finishing decode chunk ${chunkIndex}`, () => {
           const valid = !failure && audio !== undefined && audio.length === rows.length && audio.every((a) => a.length === expectedSamples);
           if (valid) {
-            job.decodedChunks[chunkIndex] = audio;
-            job.decode.done[chunkIndex] = true;
-            this.metrics.decodeSeconds.observe((this.clock.now() - started) / 1000);
-            this.afterProgress(job);
+            const seconds = (this.clock.now() - started) / 1000;
+            // The chunk's audio goes to the store, not this process's memory; it counts once it landed.
+            this.persistence.decodeDone(job, chunkIndex, key, audio!).then(
+              () => {
+                job.decode.running[chunkIndex] = false;
+                if (gone()) return;
+                this.guard(job, `finishing decode chunk ${chunkIndex}`, () => {
+                  job.decode.done[chunkIndex] = true;
+                  this.metrics.decodeSeconds.observe(seconds);
+                  this.afterProgress(job);
+                });
+                this.pump();
+              },
+              (err: Error) => {
+                job.decode.running[chunkIndex] = false;
+                if (gone()) return;
+                this.guard(job, `finishing decode chunk ${chunkIndex}`, () =>
+                  this.retryOrFail(job, key, worker, { kind: 'store', message: `storing its audio failed: ${err.message}` }, `decode chunk ${chunkIndex}`, false),
+                );
+                this.pump();
+              },
+            );
           } else {
+            job.decode.running[chunkIndex] = false;
             const f = failure ?? { kind: 'bad-reply' as const, message: `the reply does not hold ${rows.length} rows of ${expectedSamples} samples` };
             this.retryOrFail(job, key, worker, f, `decode chunk ${chunkIndex}`, false);
           }
@@ -561,8 +639,12 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     log('coordinator', 'retrying', { job: job.id, task: key, attempt: attempts, error: message });
   }
 
-  private afterProgress(job: JobRecord): void {
-    if (samplingComplete(job.plan, job.levels) && job.state === 'RUNNING') this.setState(job, 'DECODING');
+  /** Moves the job on after progress (also after a restore): DECODING once sampled, the WAVs once decoded. */
+  afterProgress(job: JobRecord): void {
+    if (samplingComplete(job.plan, job.levels) && (job.state === 'RUNNING' || job.state === 'QUEUED')) {
+      if (job.state === 'QUEUED') this.setState(job, 'RUNNING');
+      this.setState(job, 'DECODING');
+    }
     if (isComplete(job.plan, job.levels, job.decode)) {
       this.finish(job);
       return;
@@ -570,19 +652,24 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     this.emit('update', job);
   }
 
+  /** Writes each row's WAV into the store from the stored decode chunks, then SUCCEEDED. */
   private finish(job: JobRecord): void {
-    try {
-      const hop = job.plan.levels[0].hopLength;
-      const chunks = job.decodedChunks as Float32Array[][];
-      job.audio = Array.from({ length: job.spec.samples }, (_, row) => {
-        const audio = stitchDecodedChunks(job.decodeChunks, chunks.map((c) => c[row]), hop);
-        return encodeWav(audio, job.plan.sampleRate, job.wavFormat);
-      });
-    } catch (err) {
-      this.setState(job, 'FAILED', `writing the WAV failed: ${(err as Error).message}`);
-      return;
-    }
-    this.setState(job, 'SUCCEEDED');
+    if (this.finishing.has(job.id)) return;
+    this.finishing.add(job.id);
+    this.persistence.writeWavs(job, job.decodeChunks, job.plan.levels[0].hopLength).then(
+      (sizes) => {
+        this.finishing.delete(job.id);
+        if (TERMINAL_STATES.has(job.state) || !this.drives(job.id)) return;
+        job.audioBytes = sizes;
+        this.setState(job, 'SUCCEEDED');
+      },
+      (err: Error) => {
+        this.finishing.delete(job.id);
+        if (TERMINAL_STATES.has(job.state) || !this.drives(job.id)) return;
+        this.setState(job, 'FAILED', `writing the WAV failed: ${err.message}`);
+      },
+    );
+    this.emit('update', job);
   }
 
   /** Stops sending work; calls in flight are cancelled and not retried. */

@@ -3,6 +3,7 @@ import { planDecodeChunks } from '../shared/decode-plan.js';
 import { LevelStream } from '../shared/stitch.js';
 import { analysePlan, relativeStepCost } from '../shared/critical-path.js';
 import type { JobSpec, Manifest, SongPlan } from '../shared/types.js';
+import type { SegmentLayout } from '../shared/plan.js';
 import { initialProgress } from './scheduler.js';
 import type { JobRecord } from './job.js';
 
@@ -12,6 +13,9 @@ export interface NewJob {
   modelHash: string;
   wavFormat: 'pcm16' | 'float32';
   plan: SongPlan;
+  layout?: SegmentLayout;
+  /** Unix milliseconds; now unless restored. */
+  createdAtMs?: number;
   manifest: Pick<Manifest, 'levels' | 'vqvae'>;
   decodeChunkTokens: number;
   /** Relative step cost per level for critical-path order; default from the manifest (layers × width²). */
@@ -27,9 +31,11 @@ export function createJob(n: NewJob): JobRecord {
     modelHash: n.modelHash,
     wavFormat: n.wavFormat,
     plan,
+    ...(n.layout ? { layout: n.layout } : {}),
+    decodeChunkTokens: n.decodeChunkTokens,
     analysis: analysePlan(plan, n.stepCost ?? n.manifest.levels.map((lm) => relativeStepCost(lm))),
     state: 'QUEUED',
-    createdAtMs: Date.now(),
+    createdAtMs: n.createdAtMs ?? Date.now(),
     seq: 0,
     virtualTime: 0,
     tokens: plan.levels.map((lp) => new LevelStream(spec.samples, lp.totalTokens, lp.segments)),
@@ -41,8 +47,9 @@ export function createJob(n: NewJob): JobRecord {
     costDone: 0,
     decodeChunks,
     decode: { done: decodeChunks.map(() => false), running: decodeChunks.map(() => false) },
-    decodedChunks: decodeChunks.map(() => undefined),
-    audio: [],
+    audioBytes: [],
+    lastEventSeq: 0,
+    tokensLoaded: true,
     attempts: new Map(),
     retryAt: new Map(),
     failedOn: new Map(),

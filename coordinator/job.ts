@@ -1,5 +1,6 @@
 // A job's record and its lifecycle as an explicit state machine.
 import type { JobSpec, SongPlan } from '../shared/types.js';
+import type { SegmentLayout } from '../shared/plan.js';
 import type { DecodeChunk } from '../shared/decode-plan.js';
 import type { LevelStream } from '../shared/stitch.js';
 import type { PlanAnalysis } from '../shared/critical-path.js';
@@ -42,6 +43,9 @@ export interface JobRecord {
   modelHash: string;
   wavFormat: 'pcm16' | 'float32';
   plan: SongPlan;
+  /** The segment layout resolved at submission: replanning with it gives the same plan after a restart. */
+  layout?: SegmentLayout;
+  decodeChunkTokens: number;
   /** The window DAG with relative costs: tails order the job's windows, costs charge its share. */
   analysis: PlanAnalysis;
   state: JobState;
@@ -69,10 +73,12 @@ export interface JobRecord {
   costDone: number;
   decodeChunks: DecodeChunk[];
   decode: DecodeProgressState;
-  /** Decoded audio of each chunk per row: [chunk][row]. */
-  decodedChunks: (Float32Array[] | undefined)[];
-  /** WAV bytes per sample row once SUCCEEDED. */
-  audio: Uint8Array[];
+  /** Bytes of each sample row's WAV (in the durable store) once SUCCEEDED. */
+  audioBytes: number[];
+  /** Sequence number of the job's last durable event (0 before the first). */
+  lastEventSeq: number;
+  /** False for a finished job restored after a restart: its tokens are in the durable store, not here. */
+  tokensLoaded: boolean;
   /** Attempts per task key, for retries. */
   attempts: Map<string, number>;
   /** clock.now() before which a failed task is not sent again (backoff). */
@@ -92,6 +98,7 @@ export interface JobStore {
   put(job: JobRecord): void;
   get(id: string): JobRecord | undefined;
   list(): JobRecord[];
+  delete(id: string): void;
 }
 
 /** Finished jobs kept (with their audio) before the oldest are dropped. */
@@ -100,13 +107,23 @@ export const DEFAULT_RETAINED_JOBS = 100;
 export class MemoryJobStore implements JobStore {
   private readonly jobs = new Map<string, JobRecord>();
 
-  constructor(private readonly retainFinished = DEFAULT_RETAINED_JOBS) {}
+  constructor(
+    private readonly retainFinished = DEFAULT_RETAINED_JOBS,
+    /** Called for each finished job dropped to keep retainFinished. */
+    private readonly onDrop?: (job: JobRecord) => void,
+  ) {}
 
   put(job: JobRecord): void {
     this.jobs.set(job.id, job);
     const finished = [...this.jobs.values()].filter((j) => TERMINAL_STATES.has(j.state));
     // Map order is insertion order: the first finished ones are the oldest.
-    for (const old of finished.slice(0, Math.max(0, finished.length - this.retainFinished))) this.jobs.delete(old.id);
+    for (const old of finished.slice(0, Math.max(0, finished.length - this.retainFinished))) {
+      this.jobs.delete(old.id);
+      this.onDrop?.(old);
+    }
+  }
+  delete(id: string): void {
+    this.jobs.delete(id);
   }
   get(id: string): JobRecord | undefined {
     return this.jobs.get(id);

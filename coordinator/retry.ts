@@ -13,7 +13,9 @@ export type FailureKind =
   /** The worker answered with something unusable (wrong shape, out-of-range tokens). */
   | 'bad-reply'
   /** Anything else the worker reported (an inference error). */
-  | 'internal';
+  | 'internal'
+  /** The worker's answer was fine but the coordinator could not make it durable (the store is down). */
+  | 'store';
 
 export interface TaskFailure {
   kind: FailureKind;

@@ -8,6 +8,8 @@ import { analysePlan, scheduleBounds, type PlanAnalysis, type ScheduleBounds } f
 import { SimulatedClock } from './clock.js';
 import { DEFAULT_SEGMENT_OVERLAP } from '../shared/segments.js';
 import { Dispatcher, type DispatcherOptions } from './dispatcher.js';
+import { JobPersistence } from './job-persistence.js';
+import { MemoryStore } from './durable/memory-store.js';
 import { MemoryJobStore, TERMINAL_STATES, type JobRecord } from './job.js';
 import { createJob } from './job-factory.js';
 import { CoordinatorMetrics } from './metrics.js';
@@ -184,7 +186,7 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
   for (const w of workers) directory.add(w.address);
   await directory.describeAll();
   const store = new MemoryJobStore(Number.MAX_SAFE_INTEGER);
-  const dispatcher = new Dispatcher(store, directory, new CoordinatorMetrics(), { ...opts.dispatch, clock });
+  const dispatcher = new Dispatcher(store, directory, new CoordinatorMetrics(), new JobPersistence(new MemoryStore()), { ...opts.dispatch, clock });
   const stepCost = opts.stepCost ?? opts.workers[0].stepMs;
   const results: SimulatedJobResult[] = [];
   opts.jobs.forEach((sj, i) => {

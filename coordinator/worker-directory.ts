@@ -48,6 +48,22 @@ export class WorkerDirectory {
     return entry;
   }
 
+  /**
+   * Forgets a worker that left (it said goodbye, or its heartbeats stopped) and closes its connection; returns
+   * whether it was known. Closing does not end calls already running on it (grpc-js lets started calls finish;
+   * only calls still waiting for a connection fail, UNAVAILABLE): a worker that is really gone fails them
+   * through its transport (UNAVAILABLE), which the dispatcher retries elsewhere; one that answers still
+   * delivers its results. Entries the dispatcher still holds stay usable for release() and markDown().
+   */
+  remove(address: string, reason: string): boolean {
+    const entry = this.workers.get(address);
+    if (!entry) return false;
+    this.workers.delete(address);
+    entry.conn.close();
+    log('coordinator', 'worker removed', { worker: address, reason, inFlight: entry.inFlight });
+    return true;
+  }
+
   list(): WorkerEntry[] {
     return [...this.workers.values()];
   }

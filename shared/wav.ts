@@ -7,14 +7,18 @@ const HEADER_BYTES = 44;
 const FORMAT_PCM = 1;
 const FORMAT_IEEE_FLOAT = 3;
 
-/** Encodes mono audio. pcm16 clamps to [-1, 1] and rounds x · 32767 (NaN becomes 0); float32 stores samples as they are. */
-export function encodeWav(samples: Float32Array, sampleRate: number, format: WavFormat): Uint8Array {
+function checkFormat(sampleRate: number, format: WavFormat): number {
   if (!Number.isInteger(sampleRate) || sampleRate < 1 || sampleRate > 0xffffffff) throw new RangeError(`sample rate must be a positive integer, got ${sampleRate}`);
   if (format !== 'pcm16' && format !== 'float32') throw new RangeError(`wav format must be "pcm16" or "float32", got ${String(format)}`);
-  const bytesPerSample = format === 'pcm16' ? 2 : 4;
-  const dataBytes = samples.length * bytesPerSample;
-  if (HEADER_BYTES - 8 + dataBytes > 0xffffffff) throw new RangeError(`${samples.length} samples do not fit a WAV file (4 GiB)`);
-  const bytes = new Uint8Array(HEADER_BYTES + dataBytes);
+  return format === 'pcm16' ? 2 : 4;
+}
+
+/** The 44-byte header of a mono WAV file of `sampleCount` samples: written first when audio streams out in pieces. */
+export function wavHeader(sampleCount: number, sampleRate: number, format: WavFormat): Uint8Array {
+  const bytesPerSample = checkFormat(sampleRate, format);
+  const dataBytes = sampleCount * bytesPerSample;
+  if (HEADER_BYTES - 8 + dataBytes > 0xffffffff) throw new RangeError(`${sampleCount} samples do not fit a WAV file (4 GiB)`);
+  const bytes = new Uint8Array(HEADER_BYTES);
   const view = new DataView(bytes.buffer);
   const ascii = (offset: number, text: string): void => {
     for (let i = 0; i < text.length; i++) bytes[offset + i] = text.charCodeAt(i);
@@ -32,15 +36,32 @@ export function encodeWav(samples: Float32Array, sampleRate: number, format: Wav
   view.setUint16(34, bytesPerSample * 8, true);
   ascii(36, 'data');
   view.setUint32(40, dataBytes, true);
+  return bytes;
+}
+
+/** The data bytes of `samples`: pcm16 clamps to [-1, 1] and rounds x · 32767 (NaN becomes 0); float32 stores them as they are. */
+export function wavSamples(samples: Float32Array, format: WavFormat): Uint8Array {
+  const bytes = new Uint8Array(samples.length * (format === 'pcm16' ? 2 : 4));
+  const view = new DataView(bytes.buffer);
   if (format === 'pcm16') {
     for (let i = 0; i < samples.length; i++) {
       const x = samples[i];
       const clamped = x > 1 ? 1 : x < -1 ? -1 : x === x ? x : 0;
-      view.setInt16(HEADER_BYTES + 2 * i, Math.round(clamped * 32767), true);
+      view.setInt16(2 * i, Math.round(clamped * 32767), true);
     }
   } else {
-    for (let i = 0; i < samples.length; i++) view.setFloat32(HEADER_BYTES + 4 * i, samples[i], true);
+    for (let i = 0; i < samples.length; i++) view.setFloat32(4 * i, samples[i], true);
   }
+  return bytes;
+}
+
+/** Encodes mono audio in one piece: wavHeader followed by wavSamples. */
+export function encodeWav(samples: Float32Array, sampleRate: number, format: WavFormat): Uint8Array {
+  const header = wavHeader(samples.length, sampleRate, format);
+  const data = wavSamples(samples, format);
+  const bytes = new Uint8Array(header.length + data.length);
+  bytes.set(header, 0);
+  bytes.set(data, header.length);
   return bytes;
 }
 

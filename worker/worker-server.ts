@@ -9,7 +9,9 @@ import type { SampleWindowResponse } from '../proto/generated/jukebox/v1/SampleW
 import type { DecodeRequest__Output } from '../proto/generated/jukebox/v1/DecodeRequest.js';
 import type { DecodeResponse } from '../proto/generated/jukebox/v1/DecodeResponse.js';
 import type { DescribeResponse } from '../proto/generated/jukebox/v1/DescribeResponse.js';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { createGrpcServer, listen, statusError, type GrpcServerHandle } from '../server/grpc-server.js';
+import { connectNats } from '../server/nats.js';
 import { serveMetrics, type MetricsServer } from '../server/metrics-http.js';
 import { log } from '../server/log.js';
 import { readModelFolder, verifyModelFiles, type ModelFolder } from '../models/model-folder.js';
@@ -17,6 +19,8 @@ import { InferenceError, InferencePool } from './inference-pool.js';
 import { WorkerMetrics } from './metrics.js';
 import type { ExecutionProvider, Precision } from './onnx-runtime.js';
 import type { WindowBatch } from './window-sampler.js';
+import { startAnnouncing, type Announcer } from './nats-announce.js';
+import { checkWorkerAddress, type Heartbeat } from '../shared/worker-heartbeat.js';
 
 export const WORKER_SERVICE = 'jukebox.v1.Worker';
 
@@ -67,6 +71,13 @@ export interface WorkerOptions {
   /** Port for /metrics; -1 disables it. @default -1 */
   metricsPort?: number;
   workerId?: string;
+  /** NATS server URL(s), comma separated: announce this worker there (heartbeats) for coordinators to discover. */
+  nats?: string;
+  /**
+   * host:port coordinators should dial, announced instead of the listening address. Needed with `nats` when
+   * binding a wildcard (0.0.0.0), and behind NAT or port mapping.
+   */
+  advertise?: string;
 }
 
 type Rows = { tokens: number[] }[];
@@ -89,6 +100,8 @@ export class JukeboxWorker {
   private metricsServer?: MetricsServer;
   readonly metrics = new WorkerMetrics();
   private closing?: Promise<void>;
+  private nats?: NatsConnection;
+  private announcer?: Announcer;
 
   private constructor(
     readonly options: Required<Omit<WorkerOptions, 'levels'>> & { levels: number[] },
@@ -120,6 +133,15 @@ export class JukeboxWorker {
     if (precision === 'fp16' && noHalf.length > 0) {
       throw new Error(`precision fp16: model ${model.manifest.modelId} has no float16 graphs (graphs.fp16) for level ${noHalf.join(', ')}`);
     }
+    if (opts.advertise !== undefined) {
+      const why = checkWorkerAddress(opts.advertise);
+      if (why) throw new Error(`advertise: ${why}`);
+    }
+    const host = opts.host ?? '127.0.0.1';
+    // Checked before the model loads: a heartbeat must carry an address a coordinator can dial.
+    if (opts.nats && opts.advertise === undefined && checkWorkerAddress(`${host.includes(':') ? `[${host}]` : host}:1`)) {
+      throw new Error(`nats: the worker binds ${host}, which coordinators cannot dial; give advertise host:port`);
+    }
     const options = {
       modelDir: model.dir,
       levels,
@@ -131,15 +153,50 @@ export class JukeboxWorker {
       intraOpThreads: opts.intraOpThreads ?? 1,
       samplingChunk: opts.samplingChunk ?? -1,
       precision,
-      host: opts.host ?? '127.0.0.1',
+      host,
       port: opts.port ?? 0,
       metricsPort: opts.metricsPort ?? -1,
       workerId: opts.workerId ?? `worker-${randomUUID().slice(0, 8)}`,
+      nats: opts.nats ?? '',
+      advertise: opts.advertise ?? '',
     };
     const pool = await InferencePool.start(options);
     const worker = new JukeboxWorker(options, model, pool);
-    await worker.listen();
+    try {
+      await worker.listen();
+      if (options.nats) await worker.announce(options.nats);
+    } catch (err) {
+      await worker.close();
+      throw err;
+    }
     return worker;
+  }
+
+  /** The address heartbeats carry: advertise, else the listening address. */
+  get advertisedAddress(): string {
+    return this.options.advertise || this.address;
+  }
+
+  /** Connects to NATS (after listening: a heartbeat must name a server that answers) and starts the heartbeats. */
+  private async announce(servers: string): Promise<void> {
+    this.nats = await connectNats(servers, `jukebox-worker ${this.options.workerId}`);
+    this.announcer = startAnnouncing(this.nats, () => this.heartbeat());
+    log('worker', 'announcing on NATS', { servers, address: this.advertisedAddress });
+  }
+
+  heartbeat(): Heartbeat {
+    return {
+      workerId: this.options.workerId,
+      address: this.advertisedAddress,
+      modelHash: this.model.hash,
+      levels: this.options.levels,
+      decodes: this.options.decode,
+      provider: this.pool.provider,
+      capacity: this.pool.capacity,
+      free: Math.max(0, this.pool.capacity - this.pool.running),
+      rssBytes: process.memoryUsage.rss(),
+      sentAtMs: Date.now(),
+    };
   }
 
   get address(): string {
@@ -360,6 +417,13 @@ export class JukeboxWorker {
 
   close(): Promise<void> {
     this.closing ??= (async () => {
+      // Goodbye first, so that coordinators stop sending work while the calls running here drain.
+      try {
+        await this.announcer?.stop();
+        await this.nats?.close();
+      } catch (err) {
+        log('worker', 'NATS shutdown failed', { error: (err as Error).message });
+      }
       try {
         await this.grpc?.close();
       } catch (err) {

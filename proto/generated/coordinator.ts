@@ -8,6 +8,7 @@ import type { FetchAudioRequest as _jukebox_v1_FetchAudioRequest, FetchAudioRequ
 import type { FetchTokensRequest as _jukebox_v1_FetchTokensRequest, FetchTokensRequest__Output as _jukebox_v1_FetchTokensRequest__Output } from './jukebox/v1/FetchTokensRequest';
 import type { GetJobRequest as _jukebox_v1_GetJobRequest, GetJobRequest__Output as _jukebox_v1_GetJobRequest__Output } from './jukebox/v1/GetJobRequest';
 import type { Job as _jukebox_v1_Job, Job__Output as _jukebox_v1_Job__Output } from './jukebox/v1/Job';
+import type { JobChange as _jukebox_v1_JobChange, JobChange__Output as _jukebox_v1_JobChange__Output } from './jukebox/v1/JobChange';
 import type { JobEvent as _jukebox_v1_JobEvent, JobEvent__Output as _jukebox_v1_JobEvent__Output } from './jukebox/v1/JobEvent';
 import type { LevelProgress as _jukebox_v1_LevelProgress, LevelProgress__Output as _jukebox_v1_LevelProgress__Output } from './jukebox/v1/LevelProgress';
 import type { LevelSampling as _jukebox_v1_LevelSampling, LevelSampling__Output as _jukebox_v1_LevelSampling__Output } from './jukebox/v1/LevelSampling';
@@ -32,6 +33,7 @@ export interface ProtoGrpcType {
       FetchTokensRequest: MessageTypeDefinition<_jukebox_v1_FetchTokensRequest, _jukebox_v1_FetchTokensRequest__Output>
       GetJobRequest: MessageTypeDefinition<_jukebox_v1_GetJobRequest, _jukebox_v1_GetJobRequest__Output>
       Job: MessageTypeDefinition<_jukebox_v1_Job, _jukebox_v1_Job__Output>
+      JobChange: MessageTypeDefinition<_jukebox_v1_JobChange, _jukebox_v1_JobChange__Output>
       JobEvent: MessageTypeDefinition<_jukebox_v1_JobEvent, _jukebox_v1_JobEvent__Output>
       JobMode: EnumTypeDefinition
       JobState: EnumTypeDefinition

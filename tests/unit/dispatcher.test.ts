@@ -17,7 +17,7 @@ test('an exact and a sharded job run to the end: every window once, every level 
   for (const { job } of r.jobs) {
     assert.equal(job.state, 'SUCCEEDED', job.error);
     job.plan.levels.forEach((lp, l) => assert.equal(job.tokens[l].length, lp.totalTokens));
-    assert.equal(job.audio.length, 1);
+    assert.equal(job.audioBytes.length, 1);
   }
   const windows = r.jobs.reduce((n, { job }) => n + job.plan.levels.reduce((m, lp) => m + lp.windows.length, 0), 0);
   const sent = r.workers.flatMap((w) => w.calls).filter((c) => c.kind === 'window').reduce((n, c) => n + c.jobIds.length, 0);

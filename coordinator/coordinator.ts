@@ -31,8 +31,12 @@ import { GrpcWorkerConnection } from './grpc-worker.js';
 import { windowsDone } from './scheduler.js';
 import { admissionRefusal, type AdmissionLimits } from './schedule-order.js';
 import type { ConnectWorker } from './worker-connection.js';
+import type { LevelStream } from '../shared/stitch.js';
 import type { DurableStore, JobEventRecord } from './durable/store.js';
 import { MemoryStore } from './durable/memory-store.js';
+import { NatsDiscovery, directoryTarget } from './nats-discovery.js';
+import { connectNats } from '../server/nats.js';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { JobPersistence } from './job-persistence.js';
 import { finishedJob, plannedJob, replayDecoded, replayWindows } from './job-restore.js';
 
@@ -44,8 +48,17 @@ export const AUDIO_CHUNK_BYTES = 1024 * 1024;
 export interface CoordinatorOptions {
   /** Model folders this coordinator accepts jobs for, by their manifest's modelId. */
   modelDirs: string[];
-  /** Worker addresses (host:port). */
+  /** Worker addresses (host:port), always used; with `nats`, workers that announce themselves join them. */
   workers: string[];
+  /**
+   * NATS server URL(s): discover workers by their heartbeats, and (unless `durable` is given) keep job state in
+   * JetStream so that jobs survive a restart of this coordinator.
+   */
+  nats?: string;
+  /** Makes the durable store on the NATS connection (coordinator/durable/jetstream-store). */
+  natsStore?: (nc: NatsConnection) => Promise<DurableStore>;
+  /** With `nats`: how long start() waits for heartbeats before it resumes jobs. @default 1500 */
+  discoveryWaitMs?: number;
   /** @default '127.0.0.1' */
   host?: string;
   /** 0 picks a free port. @default 0 */
@@ -124,8 +137,16 @@ export class Coordinator {
   private closing?: Promise<void>;
   private readonly decodeChunkTokens: number;
 
-  private constructor(private readonly options: CoordinatorOptions) {
-    this.durable = options.durable ?? new MemoryStore();
+  private nc?: NatsConnection;
+  private discovery?: NatsDiscovery;
+  /** Whether close() closes the durable store (made here, not handed in). */
+  private ownsDurable = false;
+
+  private constructor(
+    private readonly options: CoordinatorOptions,
+    durable?: DurableStore,
+  ) {
+    this.durable = durable ?? options.durable ?? new MemoryStore();
     // Finished jobs dropped from memory are dropped from the durable store too: one retention rule.
     this.store = options.store ?? new MemoryJobStore(undefined, (job) => void this.durable.deleteJob(job.id).catch(() => undefined));
     this.persistence = new JobPersistence(this.durable);
@@ -139,13 +160,26 @@ export class Coordinator {
   }
 
   static async start(options: CoordinatorOptions): Promise<Coordinator> {
-    const c = new Coordinator(options);
+    let nc: NatsConnection | undefined;
+    let durable = options.durable;
+    if (options.nats) {
+      nc = await connectNats(options.nats, 'jukebox-coordinator');
+      if (!durable && options.natsStore) durable = await options.natsStore(nc);
+    }
+    const c = new Coordinator(options, durable);
+    c.nc = nc;
+    c.ownsDurable = durable !== undefined && durable !== options.durable;
     for (const dir of options.modelDirs) {
       const m = await readModelFolder(dir);
       c.models.set(m.manifest.modelId, m);
     }
     for (const w of options.workers) c.workers.add(w);
     await c.workers.describeAll();
+    if (nc) {
+      c.discovery = await NatsDiscovery.start(nc, directoryTarget(c.workers, { pinned: options.workers, onChange: () => c.dispatcher.pump() }));
+      // Heartbeats come every second: wait for the workers that are up before jobs resume on them.
+      await new Promise((r) => setTimeout(r, options.discoveryWaitMs ?? 1500));
+    }
     // Jobs left unfinished by an earlier run (ours, or one whose lease ran out) go on where they were.
     await c.tendLeases();
     c.leaseTimer = setInterval(() => void c.tendLeases(), Math.max(100, Math.floor(c.leaseTtlMs / 3)));
@@ -443,29 +477,33 @@ export class Coordinator {
           return;
         }
         void (async () => {
+          let tokens: LevelStream[];
           try {
-            await this.loadTokens(job);
+            // Wait for writes in flight, so that a finished job's tokens are all there.
+            await this.persistence.settled(job.id);
+            tokens = await this.storedTokens(job);
           } catch (err) {
             call.emit('error', statusError(grpc.status.UNAVAILABLE, `reading the tokens from the store failed: ${(err as Error).message}`));
             return;
           }
-          await streamTokens(call, job, Math.min(TOKEN_CHUNK, this.options.tokenChunkTokens ?? TOKEN_CHUNK));
+          await streamTokens(call, tokens, Math.min(TOKEN_CHUNK, this.options.tokenChunkTokens ?? TOKEN_CHUNK));
         })();
       },
     };
   }
 
-  /** A finished job restored after a restart keeps its tokens in the store until someone asks for them. */
-  private async loadTokens(job: JobRecord): Promise<void> {
-    if (job.tokensLoaded) return;
+  /**
+   * A job's tokens so far, rebuilt from its stored windows: memory keeps only what pending work reads, and a job
+   * restored after a restart keeps its tokens in the store until someone asks for them.
+   */
+  private async storedTokens(job: JobRecord): Promise<LevelStream[]> {
     const model = [...this.models.values()].find((m) => m.hash === job.modelHash);
     if (!model) throw new Error(`model ${job.modelHash.slice(0, 12)} is not served here`);
     const stored = await this.durable.getJob(job.id);
-    if (!stored) throw new Error(`job ${job.id} is gone`);
+    if (!stored) throw new Error(`job ${job.id} is no longer in the store`);
     const fresh = plannedJob(stored, model.manifest);
     replayWindows(fresh, await this.durable.windows(job.id));
-    job.tokens = fresh.tokens;
-    job.tokensLoaded = true;
+    return fresh.tokens;
   }
 
   /**
@@ -554,7 +592,10 @@ export class Coordinator {
       } catch (err) {
         log('coordinator', 'metrics shutdown failed', { error: (err as Error).message });
       }
+      this.discovery?.close();
       this.workers.close();
+      if (this.ownsDurable) await this.durable.close().catch(() => undefined);
+      await this.nc?.close().catch(() => undefined);
     })();
     return this.closing;
   }
@@ -564,11 +605,11 @@ export class Coordinator {
 export const TOKEN_CHUNK = 262_144;
 
 /** Streams every level's tokens, row by row, in pieces of `chunk` tokens, with backpressure. */
-async function streamTokens(call: grpc.ServerWritableStream<FetchTokensRequest__Output, TokenChunk>, job: JobRecord, chunk: number): Promise<void> {
+async function streamTokens(call: grpc.ServerWritableStream<FetchTokensRequest__Output, TokenChunk>, levels: LevelStream[], chunk: number): Promise<void> {
   let cancelled = false;
   call.on('cancelled', () => (cancelled = true));
-  for (let level = 0; level < job.tokens.length && !cancelled; level++) {
-    const store = job.tokens[level];
+  for (let level = 0; level < levels.length && !cancelled; level++) {
+    const store = levels[level];
     // The level's tokens that exist from the start without a gap (segments fill in side by side).
     const rows = store.range(0, store.length);
     for (let row = 0; row < rows.length && !cancelled; row++) {

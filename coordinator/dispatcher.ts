@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events';
 import { windowLabels, type ResolvedLabels } from '../shared/labels.js';
 import type { Manifest } from '../shared/types.js';
 import { log } from '../server/log.js';
-import { readyTasks, isComplete, samplingComplete, taskKey, type Task } from './scheduler.js';
+import { readyTasks, isComplete, samplingComplete, taskKey, tokensNeededFrom, type Task } from './scheduler.js';
 import { CRITICAL_FRACTION, batchOrder, holdUntil, scheduleOrder, queuePositions, type BatchCandidate, type JobShare } from './schedule-order.js';
 import { decideRetry, type RetryPolicy, type TaskFailure } from './retry.js';
 import { TERMINAL_STATES, transition, type JobRecord, type JobState, type JobStore } from './job.js';
@@ -641,6 +641,9 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
 
   /** Moves the job on after progress (also after a restore): DECODING once sampled, the WAVs once decoded. */
   afterProgress(job: JobRecord): void {
+    // Memory holds only the tokens that work still to do reads; the rest is in the durable store.
+    const need = tokensNeededFrom(job.plan, job.levels, job.decodeChunks, job.decode);
+    job.tokens.forEach((t, l) => t.discardBefore(need[l]));
     if (samplingComplete(job.plan, job.levels) && (job.state === 'RUNNING' || job.state === 'QUEUED')) {
       if (job.state === 'QUEUED') this.setState(job, 'RUNNING');
       this.setState(job, 'DECODING');

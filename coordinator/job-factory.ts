@@ -49,7 +49,6 @@ export function createJob(n: NewJob): JobRecord {
     decode: { done: decodeChunks.map(() => false), running: decodeChunks.map(() => false) },
     audioBytes: [],
     lastEventSeq: 0,
-    tokensLoaded: true,
     attempts: new Map(),
     retryAt: new Map(),
     failedOn: new Map(),

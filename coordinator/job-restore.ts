@@ -70,7 +70,6 @@ export function replayDecoded(job: JobRecord, chunks: readonly number[]): void {
 export function finishedJob(stored: StoredJob, manifest: Manifest): JobRecord {
   const job = plannedJob(stored, manifest);
   if (!TERMINAL_STATES.has(job.state)) throw new RangeError(`job ${job.id} is ${job.state}, not finished`);
-  job.tokensLoaded = false;
   if (job.state === 'SUCCEEDED') {
     job.levels.forEach((level, l) => level.segments.forEach((seg, s) => (seg.windowsDone = job.plan.levels[l].segments[s].windows.length)));
     job.decode.done.fill(true);

@@ -77,8 +77,6 @@ export interface JobRecord {
   audioBytes: number[];
   /** Sequence number of the job's last durable event (0 before the first). */
   lastEventSeq: number;
-  /** False for a finished job restored after a restart: its tokens are in the durable store, not here. */
-  tokensLoaded: boolean;
   /** Attempts per task key, for retries. */
   attempts: Map<string, number>;
   /** clock.now() before which a failed task is not sent again (backoff). */

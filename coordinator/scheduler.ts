@@ -74,3 +74,25 @@ export function isComplete(plan: SongPlan, levels: LevelProgressState[], decode:
 export function windowsDone(level: LevelProgressState): number {
   return level.segments.reduce((n, s) => n + s.windowsDone, 0);
 }
+
+/**
+ * Per level, the first token position any unfinished work still reads from memory: the context of each
+ * segment's next window, the upper-level span of the level below's next windows, and (level 0) the input span
+ * of decode chunks not done. Tokens before it live only in the durable store from then on. A level with nothing
+ * left to read gets its total length.
+ */
+export function tokensNeededFrom(plan: SongPlan, levels: LevelProgressState[], chunks: DecodeChunk[], decode: DecodeProgressState): number[] {
+  const need = plan.levels.map((lp) => lp.totalTokens);
+  plan.levels.forEach((lp, l) => {
+    lp.segments.forEach((seg, s) => {
+      const next = seg.windows[levels[l].segments[s].windowsDone];
+      if (!next) return;
+      need[l] = Math.min(need[l], next.start);
+      if (l + 1 < plan.levels.length) need[l + 1] = Math.min(need[l + 1], next.upperStart);
+    });
+  });
+  chunks.forEach((c, i) => {
+    if (!decode.done[i]) need[0] = Math.min(need[0], c.inStart);
+  });
+  return need;
+}

@@ -2,18 +2,24 @@
 // tokens right where the level's tokens end (zs[level] = cat(zs[level], z_new)), so an append anywhere else
 // means a window ran with the wrong context, and is refused.
 
+/** Tokens per row held in one block: memory grows as a level is sampled and is freed block by block. */
+const BLOCK = 16384;
+
 export class LevelTokens {
   readonly rows: number;
   readonly totalTokens: number;
-  private readonly data: Int32Array[];
+  /** [row][block]; a block is allocated when the first token lands in it, dropped by discardBefore. */
+  private readonly blocks: (Int32Array | undefined)[][];
   private done = 0;
+  /** Tokens before this were discarded (a multiple of BLOCK, or 0). */
+  private freedBefore = 0;
 
   constructor(rows: number, totalTokens: number) {
     if (!Number.isSafeInteger(rows) || rows < 1) throw new RangeError(`rows must be a positive integer, got ${rows}`);
     if (!Number.isSafeInteger(totalTokens) || totalTokens < 1) throw new RangeError(`totalTokens must be a positive integer, got ${totalTokens}`);
     this.rows = rows;
     this.totalTokens = totalTokens;
-    this.data = Array.from({ length: rows }, () => new Int32Array(totalTokens));
+    this.blocks = Array.from({ length: rows }, () => []);
   }
 
   /** Tokens sampled so far (per row; all rows advance together). */
@@ -31,7 +37,18 @@ export class LevelTokens {
       throw new RangeError(`${what} [${start}, ${end}) is not a token range`);
     }
     if (end > this.done) throw new RangeError(`${what} [${start}, ${end}) reaches past the ${this.done} tokens sampled so far`);
-    return this.data.map((row) => row.slice(start, end));
+    if (start < this.freedBefore && start < end) throw new RangeError(`${what} [${start}, ${end}) was discarded from memory (tokens before ${this.freedBefore} are in the store only)`);
+    return this.blocks.map((blocks) => {
+      const out = new Int32Array(end - start);
+      for (let at = start; at < end; ) {
+        const b = Math.floor(at / BLOCK);
+        const from = at - b * BLOCK;
+        const n = Math.min(end - at, BLOCK - from);
+        out.set(blocks[b]!.subarray(from, from + n), at - start);
+        at += n;
+      }
+      return out;
+    });
   }
 
   /** Copies of tokens [start, end) of every row: a window's priming context. All of them must exist. */
@@ -58,14 +75,32 @@ export class LevelTokens {
     if (this.done + n > this.totalTokens) {
       throw new RangeError(`${n} tokens at ${start} run past the level's ${this.totalTokens} tokens`);
     }
-    rows.forEach((r, i) => this.data[i].set(r, this.done));
+    rows.forEach((r, i) => {
+      const blocks = this.blocks[i];
+      for (let k = 0; k < n; ) {
+        const at = this.done + k;
+        const b = Math.floor(at / BLOCK);
+        const from = at - b * BLOCK;
+        const m = Math.min(n - k, BLOCK - from);
+        const block = (blocks[b] ??= new Int32Array(Math.min(BLOCK, this.totalTokens - b * BLOCK)));
+        for (let j = 0; j < m; j++) block[from + j] = r[k + j];
+        k += m;
+      }
+    });
     this.done += n;
   }
 
-  /** Row r's sampled tokens as a view (no copy): read it, do not write it. */
+  /** Frees the memory of tokens before `pos` (whole blocks only): nothing will read them from here again. */
+  discardBefore(pos: number): void {
+    const upto = Math.floor(Math.min(pos, this.done) / BLOCK);
+    for (const blocks of this.blocks) for (let b = this.freedBefore / BLOCK; b < upto; b++) blocks[b] = undefined;
+    this.freedBefore = Math.max(this.freedBefore, upto * BLOCK);
+  }
+
+  /** Row r's sampled tokens (a copy). */
   row(r: number): Int32Array {
     if (!Number.isInteger(r) || r < 0 || r >= this.rows) throw new RangeError(`row ${r} is not in 0..${this.rows - 1}`);
-    return this.data[r].subarray(0, this.done);
+    return this.slice(0, this.done, 'row')[r];
   }
 }
 
@@ -123,6 +158,11 @@ export class LevelStream {
   append(segment: number, start: number, rows: readonly ArrayLike<number>[]): void {
     const s = this.seg(segment);
     s.tokens.append(start - s.span.start, rows);
+  }
+
+  /** Frees the memory of the level's tokens before `pos` in every segment (see LevelTokens.discardBefore). */
+  discardBefore(pos: number): void {
+    for (const { span, tokens } of this.segments) tokens.discardBefore(pos - span.start);
   }
 
   /** The owners of [start, end), with the part each owns. */

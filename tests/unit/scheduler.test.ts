@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readyTasks, isComplete, initialProgress, samplingComplete, type LevelProgressState, type Task } from '../../coordinator/scheduler.js';
+import { readyTasks, isComplete, initialProgress, samplingComplete, tokensNeededFrom, type LevelProgressState, type Task } from '../../coordinator/scheduler.js';
 import { transition, IllegalTransitionError } from '../../coordinator/job.js';
 import { planSong } from '../../shared/plan.js';
 import { planDecodeChunks } from '../../shared/decode-plan.js';
@@ -93,4 +93,25 @@ test('job lifecycle: legal moves pass, illegal ones throw', () => {
   assert.throws(() => transition('SUCCEEDED', 'RUNNING'), IllegalTransitionError);
   assert.throws(() => transition('CANCELLED', 'FAILED'), IllegalTransitionError);
   assert.throws(() => transition('QUEUED', 'SUCCEEDED'), IllegalTransitionError);
+});
+
+test('tokensNeededFrom: the next windows\' contexts, the upper spans below, and undecoded chunks bound what memory keeps', () => {
+  const start = initialProgress(plan);
+  assert.deepEqual(tokensNeededFrom(plan, start, chunks, noDecode), [0, 0, 0]);
+  // Top windows done, level 1 part way: the top keeps its next window's context or level 1's next upper span,
+  // whichever starts first; level 1 keeps everything level 0 has not read yet.
+  const { levels } = progress(plan, [[0], [3], [2]]);
+  const need = tokensNeededFrom(plan, levels, chunks, noDecode);
+  const l1next = plan.levels[1].segments[0].windows[3];
+  assert.equal(need[2], Math.min(plan.levels[2].segments[0].windows[2].start, l1next.upperStart));
+  assert.ok(need[2] > 0);
+  assert.equal(need[1], Math.min(l1next.start, plan.levels[0].segments[0].windows[0].upperStart));
+  assert.equal(need[0], 0);
+  // Everything sampled and decoded: nothing is read any more.
+  const all = progress(plan, plan.levels.map((lp) => [lp.windows.length])).levels;
+  const decoded = { done: chunks.map(() => true), running: chunks.map(() => false) };
+  assert.deepEqual(tokensNeededFrom(plan, all, chunks, decoded), plan.levels.map((lp) => lp.totalTokens));
+  // Sampled but chunk 1 not decoded: level 0 keeps that chunk's input span (margin included).
+  const oneLeft = { done: chunks.map((_, i) => i !== 1), running: chunks.map(() => false) };
+  assert.equal(tokensNeededFrom(plan, all, chunks, oneLeft)[0], chunks[1].inStart);
 });

@@ -102,3 +102,16 @@ test('segments must tile the level', () => {
   assert.throws(() => new LevelStream(1, 10, [{ start: 0, end: 5, ownStart: 0, ownEnd: 5 }]), /own 5 of 10/);
   assert.throws(() => new LevelStream(1, 10, [{ start: 0, end: 6, ownStart: 0, ownEnd: 6 }, { start: 5, end: 10, ownStart: 7, ownEnd: 10 }]), /consecutive/);
 });
+
+test('discardBefore frees whole blocks; reading them again is refused, the rest reads as before', () => {
+  const t = new LevelTokens(2, 40_000);
+  const rows = [Int32Array.from({ length: 40_000 }, (_, i) => i), Int32Array.from({ length: 40_000 }, (_, i) => -i)];
+  t.append(0, [rows[0].subarray(0, 20_000), rows[1].subarray(0, 20_000)]);
+  t.append(20_000, [rows[0].subarray(20_000), rows[1].subarray(20_000)]);
+  t.discardBefore(20_000);
+  // Block granularity (16384): tokens from 16384 on are still there.
+  assert.deepEqual(Array.from(t.window(16_384, 16_390)[1]), [-16384, -16385, -16386, -16387, -16388, -16389]);
+  assert.throws(() => t.window(16_000, 16_390), /discarded/);
+  assert.deepEqual(Array.from(t.upper(39_990, 40_000)[0]), Array.from(rows[0].subarray(39_990)));
+  assert.equal(t.length, 40_000);
+});

@@ -332,7 +332,12 @@ program
 program
   .command('coordinator')
   .description('serve the coordinator over gRPC')
-  .requiredOption('--workers <list>', 'worker addresses, comma-separated host:port')
+  .option('--workers <list>', 'worker addresses, comma-separated host:port (with --nats, workers that announce themselves join them)', '')
+  .option('--nats <url>', 'NATS server URL(s): discover workers by heartbeat and keep job state in JetStream, so jobs survive restarts')
+  .option('--coordinator-id <name>', 'name on job leases; a restart under the same name takes its jobs back at once (default: host:port)')
+  .option('--lease-ttl <ms>', 'a job lease lasts this long without renewal; a standby takes over after it', positiveInt('--lease-ttl'), 10000)
+  .option('--retention <seconds>', 'JetStream: drop job records, tokens and audio older than this (0 = until the job is dropped)', int('--retention'), 0)
+  .option('--store-max-bytes <bytes>', 'JetStream: most bytes each bucket or stream holds (-1 = unlimited)', int('--store-max-bytes'), -1)
   .option('--model <dir...>', 'model folder(s) to accept jobs for', [DEFAULT_MODEL_DIR])
   .option('--host <host>', 'address to bind', '0.0.0.0')
   .option('--port <port>', 'gRPC port', int('--port'), 50051)
@@ -341,10 +346,16 @@ program
   .option('--max-jobs <n>', 'unfinished jobs accepted before SubmitJob answers RESOURCE_EXHAUSTED', positiveInt('--max-jobs'), 64)
   .option('--max-rows <n>', 'unfinished sample rows accepted before SubmitJob answers RESOURCE_EXHAUSTED', positiveInt('--max-rows'), 256)
   .option('--announce', 'print {"listening": address} on stdout once serving')
-  .action(async (flags: { workers: string; model: string[]; host: string; port: number; metricsPort: number; decodeChunk: number; maxJobs: number; maxRows: number; announce?: boolean }) => {
+  .action(async (flags: { workers: string; nats?: string; coordinatorId?: string; leaseTtl: number; retention: number; storeMaxBytes: number; model: string[]; host: string; port: number; metricsPort: number; decodeChunk: number; maxJobs: number; maxRows: number; announce?: boolean }) => {
+    const workers = flags.workers.split(',').filter(Boolean);
+    if (workers.length === 0 && !flags.nats) program.error('error: give --workers host:port,... or --nats URL (or both)');
     const c = await Coordinator.start({
       modelDirs: flags.model,
-      workers: flags.workers.split(',').filter(Boolean),
+      workers,
+      nats: flags.nats,
+      coordinatorId: flags.coordinatorId,
+      leaseTtlMs: flags.leaseTtl,
+      natsStore: { maxAgeMs: flags.retention * 1000, ...(flags.storeMaxBytes > 0 ? { maxBytes: flags.storeMaxBytes } : {}) },
       host: flags.host,
       port: flags.port,
       metricsPort: flags.metricsPort,

@@ -34,6 +34,7 @@ import type { ConnectWorker } from './worker-connection.js';
 import type { LevelStream } from '../shared/stitch.js';
 import type { DurableStore, JobEventRecord } from './durable/store.js';
 import { MemoryStore } from './durable/memory-store.js';
+import { JetStreamStore, type JetStreamStoreOptions } from './durable/jetstream-store.js';
 import { NatsDiscovery, directoryTarget } from './nats-discovery.js';
 import { connectNats } from '../server/nats.js';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -55,8 +56,8 @@ export interface CoordinatorOptions {
    * JetStream so that jobs survive a restart of this coordinator.
    */
   nats?: string;
-  /** Makes the durable store on the NATS connection (coordinator/durable/jetstream-store). */
-  natsStore?: (nc: NatsConnection) => Promise<DurableStore>;
+  /** With `nats` and no `durable`: the JetStream store's retention, size limits and replicas. */
+  natsStore?: Omit<JetStreamStoreOptions, 'servers'>;
   /** With `nats`: how long start() waits for heartbeats before it resumes jobs. @default 1500 */
   discoveryWaitMs?: number;
   /** @default '127.0.0.1' */
@@ -164,7 +165,7 @@ export class Coordinator {
     let durable = options.durable;
     if (options.nats) {
       nc = await connectNats(options.nats, 'jukebox-coordinator');
-      if (!durable && options.natsStore) durable = await options.natsStore(nc);
+      durable ??= await JetStreamStore.open({ clientName: 'jukebox-coordinator-store', ...options.natsStore, servers: options.nats });
     }
     const c = new Coordinator(options, durable);
     c.nc = nc;

@@ -354,6 +354,8 @@ export class JukeboxWorker {
           return fail(inferenceStatus(err as Error));
         }
         const { result, cancel } = started;
+        const windowKeys = req.windows.map((w) => `${w.jobId}@${req.level}:${w.start}:${w.context[0]?.tokens.length ?? 0}`).join(',');
+        log('worker', 'batch started', { level: req.level, windows: windowKeys, newTokens: req.newTokens, rows: total });
         this.metrics.windowsRunning.inc({ level }, windows);
         call.on('cancelled', cancel);
         result.then(
@@ -364,6 +366,8 @@ export class JukeboxWorker {
             this.metrics.batchWindows.observe({ level }, windows);
             // Every window of the batch took the batch's wall time.
             for (let w = 0; w < windows; w++) this.metrics.windowSeconds.observe({ level }, timing.seconds);
+            // One line per batch: which windows were sampled here (a chaos run counts re-sampled work from these).
+            log('worker', 'batch sampled', { level: req.level, windows: windowKeys, newTokens: req.newTokens, rows: rows.length, seconds: Number(timing.seconds.toFixed(3)) });
             call.write({ result: { rows: toProtoRows(rows), seconds: timing.seconds, prefillSeconds: timing.prefillSeconds } });
             call.end();
           },

@@ -45,10 +45,20 @@ export class SimulatedClock implements Clock {
 
   /**
    * Fires timers in order until none is left or `until` returns true. Between two events it lets pending
-   * promises settle (a Describe answer, say), as they would between two real events.
+   * promises settle (a Describe answer, say), as they would between two real events. With no timer left it
+   * waits up to idleMs of real time for one (I/O outside the simulation, such as a real store).
    */
-  async run(until: () => boolean = () => false, maxEvents = 50_000_000): Promise<void> {
-    for (let n = 0; n < maxEvents && this.timers.length > 0 && !until(); n++) {
+  async run(until: () => boolean = () => false, maxEvents = 50_000_000, idleMs = 0): Promise<void> {
+    let idle = 0;
+    for (let n = 0; n < maxEvents && !until(); n++) {
+      if (this.timers.length === 0) {
+        // Real I/O in flight (a durable store's write) may still set timers: wait for it, up to idleMs.
+        if (idle >= idleMs) break;
+        await new Promise<void>((resolve) => setTimeout(resolve, 1));
+        idle++;
+        continue;
+      }
+      idle = 0;
       const t = this.timers.shift()!;
       if (!t.live) continue;
       this.time = t.at;

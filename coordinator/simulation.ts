@@ -10,6 +10,7 @@ import { DEFAULT_SEGMENT_OVERLAP } from '../shared/segments.js';
 import { Dispatcher, type DispatcherOptions } from './dispatcher.js';
 import { JobPersistence } from './job-persistence.js';
 import { MemoryStore } from './durable/memory-store.js';
+import type { DurableStore } from './durable/store.js';
 import { MemoryJobStore, TERMINAL_STATES, type JobRecord } from './job.js';
 import { createJob } from './job-factory.js';
 import { CoordinatorMetrics } from './metrics.js';
@@ -155,6 +156,8 @@ export interface SimulationOptions {
   /** Relative step cost per level for the critical-path order: the true costs unless told otherwise. */
   stepCost?: number[];
   actions?: SimulationAction[];
+  /** Where job state, tokens and audio go. @default an in-memory store */
+  durable?: DurableStore;
 }
 
 export interface SimulatedJobResult {
@@ -186,7 +189,7 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
   for (const w of workers) directory.add(w.address);
   await directory.describeAll();
   const store = new MemoryJobStore(Number.MAX_SAFE_INTEGER);
-  const dispatcher = new Dispatcher(store, directory, new CoordinatorMetrics(), new JobPersistence(new MemoryStore()), { ...opts.dispatch, clock });
+  const dispatcher = new Dispatcher(store, directory, new CoordinatorMetrics(), new JobPersistence(opts.durable ?? new MemoryStore()), { ...opts.dispatch, clock });
   const stepCost = opts.stepCost ?? opts.workers[0].stepMs;
   const results: SimulatedJobResult[] = [];
   opts.jobs.forEach((sj, i) => {
@@ -207,7 +210,7 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
     }, sj.submitAtMs ?? 0);
   });
   for (const a of opts.actions ?? []) clock.setTimer(() => a.run(dispatcher, results.filter(Boolean).map((r) => r.job)), a.atMs);
-  await clock.run(() => results.length === opts.jobs.length && results.every((r) => r && TERMINAL_STATES.has(r.job.state)));
+  await clock.run(() => results.length === opts.jobs.length && results.every((r) => r && TERMINAL_STATES.has(r.job.state)), undefined, opts.durable ? 60_000 : 0);
   dispatcher.close();
   return { jobs: results, makespanMs: clock.now(), workers, clock };
 }

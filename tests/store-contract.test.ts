@@ -202,6 +202,13 @@ function contract(h: Harness): void {
       const again = randomBytes(1000, 8);
       assert.equal(await s.putAudio(j.fixed.id, 0, piecesOf(again, [999, 1])), 1000);
       assert.ok((await readAll(await s.readAudio(j.fixed.id, 0)))?.equals(again));
+      // Pieces that fail part-way: the error reaches the caller and the row keeps its previous file.
+      async function* failing(): AsyncGenerator<Uint8Array> {
+        yield randomBytes(700_000, 9);
+        throw new Error('decode chunk 3 is not in the store');
+      }
+      await assert.rejects(s.putAudio(j.fixed.id, 0, failing()), /decode chunk 3/);
+      assert.ok((await readAll(await s.readAudio(j.fixed.id, 0)))?.equals(again), 'a failed write replaced the file');
     });
 
     it('appendEvent numbers 1, 2, 3 per job without gaps; events filters by afterSeq', async () => {
@@ -258,19 +265,20 @@ function contract(h: Harness): void {
       const j = newJob();
       await s.createJob(j);
       const id = j.fixed.id;
-      assert.equal(await s.acquireLease(id, 'A', 300), true);
-      assert.equal(await s.acquireLease(id, 'B', 300), false, 'B while A holds it');
-      await sleep(150);
-      assert.equal(await s.acquireLease(id, 'A', 300), true, 'A renews');
-      await sleep(200); // 350 ms after A's first take, 200 ms after its renewal: still A's
-      assert.equal(await s.acquireLease(id, 'B', 300), false, 'renewal extended the lease');
-      await sleep(200);
-      assert.equal(await s.acquireLease(id, 'B', 300), true, 'B after expiry');
-      assert.equal(await s.acquireLease(id, 'A', 300), false, 'A lost it');
+      const ttl = 400;
+      assert.equal(await s.acquireLease(id, 'A', ttl), true);
+      assert.equal(await s.acquireLease(id, 'B', ttl), false, 'B while A holds it');
+      await sleep(300);
+      assert.equal(await s.acquireLease(id, 'A', ttl), true, 'A renews');
+      await sleep(250); // ~550 ms after A's first take (expired without the renewal), ~250 ms after the renewal
+      assert.equal(await s.acquireLease(id, 'B', ttl), false, 'renewal extended the lease');
+      await sleep(200); // ~450 ms after the renewal
+      assert.equal(await s.acquireLease(id, 'B', ttl), true, 'B after expiry');
+      assert.equal(await s.acquireLease(id, 'A', ttl), false, 'A lost it');
       await s.releaseLease(id, 'A'); // not A's: changes nothing
-      assert.equal(await s.acquireLease(id, 'A', 300), false);
+      assert.equal(await s.acquireLease(id, 'A', ttl), false);
       await s.releaseLease(id, 'B');
-      assert.equal(await s.acquireLease(id, 'A', 300), true, 'free after release');
+      assert.equal(await s.acquireLease(id, 'A', ttl), true, 'free after release');
       // A race among many owners for a free lease: exactly one wins.
       const k = newJob();
       await s.createJob(k);
@@ -350,27 +358,29 @@ contract({
 
 // ---- JetStream ------------------------------------------------------------------------------------------
 
+// One nats-server (and one store on it) for both JetStream suites, stopped when the file is done.
 let server: NatsServer | undefined;
 let js: JetStreamStore | undefined;
 const openStore = (extra: Partial<Parameters<typeof JetStreamStore.open>[0]> = {}): Promise<JetStreamStore> =>
   JetStreamStore.open({ servers: server!.url, ...extra });
+async function startJetStream(): Promise<void> {
+  server ??= await NatsServer.start();
+  js ??= await openStore();
+}
+after(async () => {
+  await js?.close();
+  await server?.stop();
+});
 
 contract({
   name: 'JetStreamStore',
-  setup: async () => {
-    server = await NatsServer.start();
-    js = await openStore();
-  },
-  // The server stays up for the JetStream-only tests below; they stop it.
+  setup: startJetStream,
   teardown: async () => {},
   store: () => js!,
 });
 
 describe('JetStreamStore only', () => {
-  after(async () => {
-    await js?.close();
-    await server?.stop();
-  });
+  before(startJetStream);
 
   it('encodes names into KV-key / subject tokens and back', () => {
     for (const s of ['window:1:0:3', 'decode:2', 'job-0f8e', 'a.b*c>d e', 'x=y', 'ü/…']) {
@@ -432,8 +442,9 @@ describe('JetStreamStore only', () => {
         ['jukebox_events', `jukebox.events.${t}`],
       ];
       const before = await Promise.all(where.map(([st, f]) => count(st, f)));
-      // record + lease marker + 3 manifests; 2 + 13 + 3 chunks (256 KiB each, the replaced window's purged); 1 event
-      assert.deepEqual(before, [5, 18, 1]);
+      // record + lease marker + 3 manifests; chunks of 256 KiB: window 3 (the replaced window's 3 are purged
+      // already), decoded 4, audio 3; 1 event
+      assert.deepEqual(before, [5, 10, 1]);
       await s.deleteJob(id);
       assert.deepEqual(await Promise.all(where.map(([st, f]) => count(st, f))), [0, 0, 0]);
     } finally {

@@ -20,7 +20,7 @@
 // ambiguous failure replaces it, and a blob counts as stored only once its manifest (written after its
 // chunks) is in the KV bucket.
 import { createHash } from 'node:crypto';
-import { nuid, type NatsConnection, type Status } from '@nats-io/transport-node';
+import { nuid, type NatsConnection } from '@nats-io/transport-node';
 import {
   DiscardPolicy,
   JetStreamApiCodes,
@@ -59,7 +59,7 @@ export interface JetStreamStoreOptions {
   retryForMs?: number;
   /** Timeout of one JetStream request. Default 5 s. */
   requestTimeoutMs?: number;
-  /** Size of a blob chunk (one JetStream message). Default 256 KiB; at most the server's max_payload. */
+  /** Size of a blob chunk (one JetStream message). Default 256 KiB; at most half the server's max_payload. */
   chunkBytes?: number;
   /** The lease clock (Unix ms). Coordinators sharing a store must agree on it to well within a lease's ttl. */
   now?: () => number;
@@ -180,8 +180,9 @@ export class JetStreamStore implements DurableStore {
     const nc = await connectNats(opts.servers, opts.clientName ?? 'jukebox-store');
     try {
       const maxPayload = nc.info?.max_payload ?? 1024 * 1024;
-      // Leave room for the headers of a chunk message.
-      const chunkBytes = Math.min(opts.chunkBytes ?? 256 * 1024, maxPayload - 4096);
+      // At most half of max_payload: a chunk read from the leader (readChunk's fallback) comes back base64
+      // inside a JSON reply, a third larger than the chunk.
+      const chunkBytes = Math.min(opts.chunkBytes ?? 256 * 1024, Math.floor(maxPayload / 2));
       const js = jetstream(nc, { timeout });
       const jsm = await jetstreamManager(nc, { timeout });
       const maxAgeNs = (opts.maxAgeMs ?? 0) * 1_000_000;
@@ -211,7 +212,7 @@ export class JetStreamStore implements DurableStore {
   }
 
   private async watchStatus(): Promise<void> {
-    for await (const s of this.nc.status() as AsyncIterable<Status>) {
+    for await (const s of this.nc.status()) {
       if (s.type === 'disconnect') this.connected = false;
       if (s.type === 'reconnect') {
         this.connected = true;
@@ -358,18 +359,25 @@ export class JetStreamStore implements DurableStore {
       chunks++;
       fill = 0;
     };
-    for await (const piece of pieces) {
-      sha.update(piece);
-      bytes += piece.length;
-      for (let off = 0; off < piece.length; ) {
-        const n = Math.min(piece.length - off, buf.length - fill);
-        buf.set(piece.subarray(off, off + n), fill);
-        fill += n;
-        off += n;
-        if (fill === buf.length) await flush();
+    try {
+      for await (const piece of pieces) {
+        sha.update(piece);
+        bytes += piece.length;
+        for (let off = 0; off < piece.length; ) {
+          const n = Math.min(piece.length - off, buf.length - fill);
+          buf.set(piece.subarray(off, off + n), fill);
+          fill += n;
+          off += n;
+          if (fill === buf.length) await flush();
+        }
       }
+      if (fill > 0) await flush();
+    } catch (err) {
+      // The pieces failed (or NATS stayed away): drop the chunks written so far, best effort (deleteJob's
+      // purge takes any left).
+      if (chunks > 0) await this.purgeBlob(id, blob);
+      throw err;
     }
-    if (fill > 0) await flush();
     return { blob, bytes, chunks, sha256: sha.digest('hex') };
   }
 
@@ -379,11 +387,13 @@ export class JetStreamStore implements DurableStore {
     await this.retry(op, () => this.kv.put(key, json(manifest)));
     if (live(old)) {
       const prev = old.json<BlobManifest>();
-      if (prev.blob !== manifest.blob) {
-        // Best effort: chunks left behind here go with the job's purge in deleteJob (or with max_age).
-        await this.jsm.streams.purge(this.blobStream, { filter: `${this.prefix}.blob.${encodeToken(id)}.${prev.blob}.>` }).catch(() => undefined);
-      }
+      if (prev.blob !== manifest.blob) await this.purgeBlob(id, prev.blob);
     }
+  }
+
+  /** Drops a blob's chunks. Best effort: chunks left behind go with deleteJob's purge (or with max_age). */
+  private async purgeBlob(id: string, blob: string): Promise<void> {
+    await this.jsm.streams.purge(this.blobStream, { filter: `${this.prefix}.blob.${encodeToken(id)}.${blob}.>` }).catch(() => undefined);
   }
 
   private async manifest(key: string, op: string): Promise<BlobManifest | undefined> {

@@ -2,14 +2,14 @@
 // render, 20 kill -9 of random workers and 5 of the coordinator (each restarted at once) and one nats-server
 // restart, in a seeded random order. Checks the song against a fault-free render of the same request and
 // reports the work sampled again per fault and the added wall time.
-// Run: node --import tsx bench/chaos.ts [--seconds 60] [--seed 1]
+// Run: node --import tsx bench/chaos.ts [--seconds 90] [--seed 1]
 import { parseArgs } from 'node:util';
 import { Deployment, inFlightAt, injectFaults, render, resampled, workerKeys } from '../tests/helpers/chaos.js';
 import { readModelFolder, DEFAULT_MODEL_DIR } from '../models/model-folder.js';
 import type { SubmitRequest } from '../client/coordinator-client.js';
 import { saveResult } from './common.js';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '60' }, seed: { type: 'string', default: '1' } } });
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '90' }, seed: { type: 'string', default: '1' } } });
 const SECONDS = Number(values.seconds);
 const SEED = Number(values.seed);
 const PLAN = { workerKills: 20, coordinatorKills: 5, natsRestarts: 1, gapMs: [1000, 2500] as [number, number], seed: SEED };

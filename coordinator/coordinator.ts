@@ -230,8 +230,8 @@ export class Coordinator {
             this.store.put(finishedJob(sj, model.manifest));
             continue;
           }
-          // A job created this instant may not hold its creator's lease yet: leave it to its creator.
-          if (Date.now() - sj.fixed.createdAtMs < this.leaseTtlMs && !(await this.ownsOrFree(sj.fixed.id))) continue;
+          // A job created less than a lease ago may not hold its creator's lease yet: leave it to its creator.
+          if (Date.now() - sj.fixed.createdAtMs < this.leaseTtlMs) continue;
           if (!(await this.durable.acquireLease(sj.fixed.id, this.owner, this.leaseTtlMs))) continue;
           await this.resume(sj, model.manifest);
         }
@@ -242,11 +242,6 @@ export class Coordinator {
       }
     })();
     return this.tending;
-  }
-
-  private async ownsOrFree(id: string): Promise<boolean> {
-    // Renewing our own lease, or taking a free one, succeeds; another coordinator's live lease refuses.
-    return this.durable.acquireLease(id, this.owner, this.leaseTtlMs);
   }
 
   /** Rebuilds an unfinished job from the store and drives it on from its stored windows and decode chunks. */

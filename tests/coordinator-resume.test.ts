@@ -17,7 +17,7 @@ const request: SubmitRequest = { model: 'tiny', artist: 'dr_noise', genres: ['am
 test('a job resumes on a new coordinator from its stored windows; output and change log are unchanged', async () => {
   const w = await spawnWorker(DEFAULT_MODEL_DIR, 1, false);
   const store = new MemoryStore();
-  let a: Coordinator | undefined = await Coordinator.start({ modelDirs: [DEFAULT_MODEL_DIR], workers: [w.address], durable: store, coordinatorId: 'c-a' });
+  let a: Coordinator | undefined = await Coordinator.start({ modelDirs: [DEFAULT_MODEL_DIR], workers: [w.address], durable: store, coordinatorId: 'c-a', leaseTtlMs: 1000 });
   let b: Coordinator | undefined;
   try {
     // The fault-free reference, on a coordinator of its own.
@@ -45,7 +45,7 @@ test('a job resumes on a new coordinator from its stored windows; output and cha
     a = undefined;
     assert.ok(windowsBefore > 3, `windows stored before the stop: ${windowsBefore}`);
 
-    b = await Coordinator.start({ modelDirs: [DEFAULT_MODEL_DIR], workers: [w.address], durable: store, coordinatorId: 'c-b' });
+    b = await Coordinator.start({ modelDirs: [DEFAULT_MODEL_DIR], workers: [w.address], durable: store, coordinatorId: 'c-b', leaseTtlMs: 1000 });
     const clientB = new CoordinatorClient(b.address);
     let final = '';
     for await (const u of clientB.watchChanges(job.jobId, { afterSequence: cursor })) {
@@ -68,7 +68,7 @@ test('a job resumes on a new coordinator from its stored windows; output and cha
     await b.close();
 
     // A third coordinator serves the finished job from the store alone.
-    b = await Coordinator.start({ modelDirs: [DEFAULT_MODEL_DIR], workers: [w.address], durable: store, coordinatorId: 'c-c' });
+    b = await Coordinator.start({ modelDirs: [DEFAULT_MODEL_DIR], workers: [w.address], durable: store, coordinatorId: 'c-c', leaseTtlMs: 1000 });
     const clientC = new CoordinatorClient(b.address);
     const listed = await clientC.list();
     assert.ok(listed.some((j) => j.jobId === job.jobId && j.state === 'JOB_STATE_SUCCEEDED'));

@@ -188,6 +188,8 @@ export interface Fault {
   what: 'worker' | 'coordinator' | 'nats-server';
   worker?: number;
   atMs: number;
+  /** When the process it hit had started (its batches before that belong to an earlier life). */
+  sinceMs: number;
 }
 
 function mulberry32(seed: number): () => number {
@@ -211,7 +213,7 @@ export function inFlightAt(fault: Fault, batches: readonly BatchLog[], storedAtM
   const open = new Map<string, number>();
   for (const b of batches) {
     if (b.atMs > fault.atMs) continue;
-    if (fault.what === 'worker' && b.worker !== fault.worker) continue;
+    if (fault.what === 'worker' && (b.worker !== fault.worker || b.atMs < fault.sinceMs)) continue;
     if (fault.what === 'coordinator' && b.event !== 'started') continue;
     for (const w of b.windows) open.set(w, (open.get(w) ?? 0) + (b.event === 'started' ? 1 : -1));
   }
@@ -234,6 +236,8 @@ export async function injectFaults(d: Deployment, plan: ChaosPlan, finished: () 
     [kinds[i], kinds[j]] = [kinds[j], kinds[i]];
   }
   const faults: Fault[] = [];
+  const workerSince = d.workers.map(() => 0);
+  let coordinatorSince = 0;
   for (const kind of kinds) {
     await new Promise((r) => setTimeout(r, plan.gapMs[0] + random() * (plan.gapMs[1] - plan.gapMs[0])));
     if (finished()) break;
@@ -241,14 +245,16 @@ export async function injectFaults(d: Deployment, plan: ChaosPlan, finished: () 
     if (kind === 'worker') {
       const i = Math.floor(random() * d.workers.length);
       await d.workers[i].kill9();
-      faults.push({ what: 'worker', worker: i, atMs });
+      faults.push({ what: 'worker', worker: i, atMs, sinceMs: workerSince[i] });
+      workerSince[i] = Date.now();
       await d.workers[i].start();
     } else if (kind === 'coordinator') {
       await d.coordinator.kill9();
-      faults.push({ what: 'coordinator', atMs });
+      faults.push({ what: 'coordinator', atMs, sinceMs: coordinatorSince });
+      coordinatorSince = Date.now();
       await d.coordinator.start();
     } else {
-      faults.push({ what: 'nats-server', atMs });
+      faults.push({ what: 'nats-server', atMs, sinceMs: 0 });
       await d.nats.restart();
     }
   }

@@ -177,7 +177,15 @@ export class Coordinator {
     for (const w of options.workers) c.workers.add(w);
     await c.workers.describeAll();
     if (nc) {
-      c.discovery = await NatsDiscovery.start(nc, directoryTarget(c.workers, { pinned: options.workers, onChange: () => c.dispatcher.pump() }));
+      const target = directoryTarget(c.workers, { pinned: options.workers, onChange: () => c.dispatcher.pump() });
+      c.discovery = await NatsDiscovery.start(nc, {
+        add: (address) => target.add(address),
+        remove: (address, reason) => {
+          target.remove(address, reason);
+          // Its windows and decode chunks in flight go elsewhere now, not when the transport notices.
+          if (!options.workers.includes(address)) c.dispatcher.workerLost(address, reason);
+        },
+      });
       // Heartbeats come every second: wait for the workers that are up before jobs resume on them.
       await new Promise((r) => setTimeout(r, options.discoveryWaitMs ?? 1500));
     }

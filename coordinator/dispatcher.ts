@@ -74,6 +74,8 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   private readonly batchMs = new Map<string, number>();
   /** Jobs whose WAVs are being written. */
   private readonly finishing = new Set<string>();
+  /** How to give up each call in flight, by worker address: a worker that stops heartbeating fails them at once. */
+  private readonly aborts = new Map<string, Set<(failure: TaskFailure) => void>>();
 
   constructor(
     private readonly store: JobStore,
@@ -135,6 +137,11 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
 
   /** Stops driving a job without changing its state (another coordinator took its lease): its calls are cancelled. */
   release(job: JobRecord): void {
+    this.letGo(job);
+  }
+
+  /** Forgets a job's dispatch context and cancels its calls (a batch shared with other jobs goes on for them). */
+  private letGo(job: JobRecord): void {
     this.contexts.delete(job.id);
     const calls = this.calls.get(job.id);
     this.calls.delete(job.id);
@@ -143,6 +150,27 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       if (bc.live.size === 0) bc.call?.cancel();
     }
     this.metrics.forgetJob(job.id);
+  }
+
+  /**
+   * A worker is gone (it stopped heartbeating): its calls in flight fail now as 'unavailable' and are retried
+   * elsewhere, rather than waiting for the transport or the stall timer to notice.
+   */
+  workerLost(address: string, reason: string): void {
+    const aborts = [...(this.aborts.get(address) ?? [])];
+    this.aborts.delete(address);
+    for (const abort of aborts) abort({ kind: 'unavailable', message: `worker left: ${reason}` });
+  }
+
+  /** Registers how to give up a call on `address`; returns the unregistration. */
+  private onWorkerLost(address: string, abort: (failure: TaskFailure) => void): () => void {
+    let set = this.aborts.get(address);
+    if (!set) this.aborts.set(address, (set = new Set()));
+    set.add(abort);
+    return () => {
+      set.delete(abort);
+      if (set.size === 0 && this.aborts.get(address) === set) this.aborts.delete(address);
+    };
   }
 
   /** Whether this dispatcher drives the job. */
@@ -156,15 +184,8 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     if (error) job.error = error;
     if (TERMINAL_STATES.has(to)) {
       job.finishedAtMs = Date.now();
-      this.contexts.delete(job.id);
-      const calls = this.calls.get(job.id);
-      this.calls.delete(job.id);
-      for (const bc of calls ?? []) {
-        bc.live.delete(job.id);
-        if (bc.live.size === 0) bc.call?.cancel();
-      }
+      this.letGo(job);
       job.partial.clear();
-      this.metrics.forgetJob(job.id);
       // Re-put so the store can drop old finished jobs.
       this.store.put(job);
     }
@@ -471,6 +492,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     const settle = (failure: TaskFailure | null, rows?: Int32Array[]): void => {
       if (settled) return;
       settled = true;
+      unwatch();
       stallTimer?.cancel();
       untrack();
       this.workers.release(worker);
@@ -491,6 +513,10 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       }
       this.pump();
     };
+    const unwatch = this.onWorkerLost(worker.address, (f) => {
+      bc.call?.cancel();
+      settle(f);
+    });
     armStall();
     bc.call = worker.conn.sampleBatch(
       { modelHash: sent[0].job.modelHash, level, newTokens: first.window.newTokens, items },
@@ -575,50 +601,59 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     const started = this.clock.now();
     const bc: BatchCall = { live: new Set([job.id]) };
     const untrack = this.track([job], bc);
+    let settled = false;
+    const unwatch = this.onWorkerLost(worker.address, (f) => {
+      bc.call?.cancel();
+      onDone(f);
+    });
+    const onDone = (failure: TaskFailure | null, audio?: Float32Array[]): void => {
+      if (settled) return;
+      settled = true;
+      unwatch();
+      untrack();
+      this.workers.release(worker);
+      const gone = (): boolean => TERMINAL_STATES.has(job.state) || this.closed || !this.drives(job.id);
+      if (gone()) {
+        job.decode.running[chunkIndex] = false;
+        return this.pump();
+      }
+      this.guard(job, `finishing decode chunk ${chunkIndex}`, () => {
+        const valid = !failure && audio !== undefined && audio.length === rows.length && audio.every((a) => a.length === expectedSamples);
+        if (valid) {
+          const seconds = (this.clock.now() - started) / 1000;
+          // The chunk's audio goes to the store, not this process's memory; it counts once it landed.
+          this.persistence.decodeDone(job, chunkIndex, key, audio!).then(
+            () => {
+              job.decode.running[chunkIndex] = false;
+              if (gone()) return;
+              this.guard(job, `finishing decode chunk ${chunkIndex}`, () => {
+                job.decode.done[chunkIndex] = true;
+                this.metrics.decodeSeconds.observe(seconds);
+                this.afterProgress(job);
+              });
+              this.pump();
+            },
+            (err: Error) => {
+              job.decode.running[chunkIndex] = false;
+              if (gone()) return;
+              this.guard(job, `finishing decode chunk ${chunkIndex}`, () =>
+                this.retryOrFail(job, key, worker, { kind: 'store', message: `storing its audio failed: ${err.message}` }, `decode chunk ${chunkIndex}`, false),
+              );
+              this.pump();
+            },
+          );
+        } else {
+          job.decode.running[chunkIndex] = false;
+          const f = failure ?? { kind: 'bad-reply' as const, message: `the reply does not hold ${rows.length} rows of ${expectedSamples} samples` };
+          this.retryOrFail(job, key, worker, f, `decode chunk ${chunkIndex}`, false);
+        }
+      });
+      this.pump();
+    };
     bc.call = worker.conn.decode(
       { modelHash: job.modelHash, level: 0, rows, trimStart: chunk.trimStart, trimEnd: chunk.trimEnd },
       this.opts.decodeDeadlineMs,
-      (failure, audio) => {
-        untrack();
-        this.workers.release(worker);
-        const gone = (): boolean => TERMINAL_STATES.has(job.state) || this.closed || !this.drives(job.id);
-        if (gone()) {
-          job.decode.running[chunkIndex] = false;
-          return this.pump();
-        }
-        this.guard(job, `finishing decode chunk ${chunkIndex}`, () => {
-          const valid = !failure && audio !== undefined && audio.length === rows.length && audio.every((a) => a.length === expectedSamples);
-          if (valid) {
-            const seconds = (this.clock.now() - started) / 1000;
-            // The chunk's audio goes to the store, not this process's memory; it counts once it landed.
-            this.persistence.decodeDone(job, chunkIndex, key, audio!).then(
-              () => {
-                job.decode.running[chunkIndex] = false;
-                if (gone()) return;
-                this.guard(job, `finishing decode chunk ${chunkIndex}`, () => {
-                  job.decode.done[chunkIndex] = true;
-                  this.metrics.decodeSeconds.observe(seconds);
-                  this.afterProgress(job);
-                });
-                this.pump();
-              },
-              (err: Error) => {
-                job.decode.running[chunkIndex] = false;
-                if (gone()) return;
-                this.guard(job, `finishing decode chunk ${chunkIndex}`, () =>
-                  this.retryOrFail(job, key, worker, { kind: 'store', message: `storing its audio failed: ${err.message}` }, `decode chunk ${chunkIndex}`, false),
-                );
-                this.pump();
-              },
-            );
-          } else {
-            job.decode.running[chunkIndex] = false;
-            const f = failure ?? { kind: 'bad-reply' as const, message: `the reply does not hold ${rows.length} rows of ${expectedSamples} samples` };
-            this.retryOrFail(job, key, worker, f, `decode chunk ${chunkIndex}`, false);
-          }
-        });
-        this.pump();
-      },
+      onDone,
     );
   }
 

@@ -86,7 +86,15 @@ test('a lease held by a live coordinator is not taken; an expired one is', async
   let now = 1_000_000;
   const store = new MemoryStore(() => now);
   await store.createJob({
-    fixed: { id: 'job-x', spec: { ...request, durationSeconds: 1, samples: 1, seed: '1', genres: [], sampling: [], mode: 'exact', segments: [1, 1, 1], segmentOverlap: 0, priority: 5 } as never, modelHash: 'h', wavFormat: 'pcm16', decodeChunkTokens: 16384, createdAtMs: 0, seq: 0 },
+    fixed: {
+      id: 'job-x',
+      spec: { model: 'tiny', artist: 'a', genres: [], lyrics: '', durationSeconds: 1, samples: 1, seed: '1', sampling: [], mode: 'exact', segments: [1, 1, 1], segmentOverlap: 0, priority: 5 },
+      modelHash: 'h',
+      wavFormat: 'pcm16',
+      decodeChunkTokens: 16384,
+      createdAtMs: 0,
+      seq: 0,
+    },
     progress: { state: 'RUNNING' },
   });
   assert.equal(await store.acquireLease('job-x', 'a', 1000), true);

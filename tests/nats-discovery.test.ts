@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from './helpers/free-port.js';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -168,16 +168,6 @@ test('a worker that binds the wildcard must advertise an address to announce', a
   await assert.rejects(JukeboxWorker.start({ modelDir: DEFAULT_MODEL_DIR, port: 0, nats: nats.url, advertise: 'nowhere' }), /advertise: "nowhere" is not host:port/);
 });
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** `jukebox worker --nats ...` as a child process; resolves once it listens. */
 function spawnCliWorker(args: string[]): Promise<ChildProcess> {

@@ -3,25 +3,12 @@
 // is rebuilt from these records after a restart: the fixed part replans the job exactly, the stored windows
 // and decode chunks say what is done, the events let a watcher resume.
 import type { SegmentLayout } from '../../shared/plan.js';
-import type { JobMode, SamplingParams } from '../../shared/types.js';
+import type { JobSpec } from '../../shared/types.js';
 
 export type StoredJobState = 'QUEUED' | 'RUNNING' | 'DECODING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
 
 /** A job's validated spec as JSON can hold it (the seed as a decimal string). */
-export interface StoredSpec {
-  model: string;
-  artist: string;
-  genres: string[];
-  lyrics: string;
-  durationSeconds: number;
-  samples: number;
-  seed: string;
-  sampling: SamplingParams[];
-  mode: JobMode;
-  segments: number[];
-  segmentOverlap: number;
-  priority: number;
-}
+export type StoredSpec = Omit<JobSpec, 'seed'> & { seed: string };
 
 /** Written once at submission: everything needed to plan the job again, token for token. */
 export interface JobFixedRecord {

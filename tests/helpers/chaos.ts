@@ -1,7 +1,8 @@
 // A real multi-process deployment (nats-server, a coordinator, workers, all through the `jukebox` CLI) and a
 // fault injector that kill -9s its processes during a render. Shared by tests/chaos.test.ts and bench/chaos.ts.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from './free-port.js';
+import { mulberry32 } from '../../bench/seams-dsp.js';
 import { createInterface } from 'node:readline';
 import { CoordinatorClient, type SubmitRequest } from '../../client/coordinator-client.js';
 import { BIN } from './cli.js';
@@ -10,16 +11,6 @@ import { taskKey } from '../../coordinator/scheduler.js';
 import type { Manifest } from '../../shared/types.js';
 import { NatsServer } from './nats-server.js';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** A worker's log line about a batch: when, which windows (job@level:start:context), how many tokens per row. */
 export interface BatchLog {
@@ -190,17 +181,6 @@ export interface Fault {
   atMs: number;
   /** When the process it hit had started (its batches before that belong to an earlier life). */
   sinceMs: number;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

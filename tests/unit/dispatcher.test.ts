@@ -1,6 +1,7 @@
 // The dispatcher with fake workers: coordinator/simulation.ts's simulated workers on a simulated clock.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { Dispatcher } from '../../coordinator/dispatcher.js';
 import { simulate, simulationSpec, type SimulatedWorkerSpec, type FaultPlan } from '../../coordinator/simulation.js';
 import { parseManifest } from '../../shared/manifest.js';
 import { setQuiet } from '../../server/log.js';
@@ -63,6 +64,33 @@ test('a stalled batch is cancelled after the stall time and retried', async () =
   const r = await simulate({ manifest, workers: [worker(), worker()], jobs: [{ spec: spec(3, 'exact') }], faults, dispatch: { windowStallMs: 5000, retryBaseMs: 10 } });
   assert.equal(r.jobs[0].job.state, 'SUCCEEDED', r.jobs[0].job.error);
   assert.equal([...r.jobs[0].job.attempts.values()][0], 1);
+});
+
+test('a worker that stops heartbeating: its calls in flight are retried elsewhere at once, not after the stall time', async () => {
+  let dispatcher: Dispatcher | undefined;
+  let lost = '';
+  const faults: FaultPlan = (call) => {
+    if (lost || call.kind !== 'window' || call.level !== 0) return undefined;
+    lost = call.worker;
+    // Discovery notices the silence; the call itself never answers.
+    queueMicrotask(() => dispatcher!.workerLost(call.worker, 'no heartbeat for 3 s'));
+    return 'hang';
+  };
+  const r = await simulate({
+    manifest,
+    workers: [worker(), worker()],
+    jobs: [{ spec: spec(3, 'exact') }],
+    faults,
+    dispatch: { windowStallMs: 600_000, retryBaseMs: 10 },
+    actions: [{ atMs: 0, run: (d) => (dispatcher = d) }],
+  });
+  const { job } = r.jobs[0];
+  assert.equal(job.state, 'SUCCEEDED', job.error);
+  assert.ok(lost);
+  const retried = [...job.failedOn.entries()];
+  assert.equal(retried.length, 1);
+  assert.equal(retried[0][1], lost);
+  assert.ok(r.makespanMs < 600_000, `the job ended after ${r.makespanMs} ms, before the stall time`);
 });
 
 test('a refused input in a shared batch is retried alone; only the job it belongs to fails', async () => {

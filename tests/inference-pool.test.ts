@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Worker } from 'node:worker_threads';
 import { InferenceError, InferencePool } from '../worker/inference-pool.js';
-import { DEFAULT_MODEL_DIR } from '../models/model-folder.js';
+import { DEFAULT_MODEL_DIR, readModelFolder } from '../models/model-folder.js';
+import { warmUp, warmUpBatch } from '../worker/warm-up.js';
 
 const tokens = (n: number): Int32Array[] => [Int32Array.from({ length: n }, (_, i) => (i * 7) % 256)];
 
@@ -33,4 +34,25 @@ test('cancel drops a queued task; a closing pool refuses new ones', async () => 
   await first.result;
   await pool.close();
   assert.throws(() => pool.decode(0, tokens(10), 0, 0), (e: InferenceError) => e.kind === 'Closing');
+});
+
+test('warm-up: one token at every hosted level and a short decode run before a worker reports ready; a level it cannot run fails it by name', async () => {
+  const model = await readModelFolder(DEFAULT_MODEL_DIR);
+  const pool = await InferencePool.start({ modelDir: DEFAULT_MODEL_DIR, levels: [0, 1, 2], decode: true, provider: 'cpu', threads: 1, intraOpThreads: 1, samplingChunk: -1 });
+  try {
+    for (const level of [0, 1, 2]) {
+      const { rows } = await pool.sample(warmUpBatch(model.manifest, level), () => undefined).result;
+      assert.equal(rows.length, 1);
+      assert.equal(rows[0].length, 1, `level ${level}: one token`);
+    }
+    assert.ok((await warmUp(pool, model.manifest, [0, 1, 2], true)) > 0);
+  } finally {
+    await pool.close();
+  }
+  const partial = await InferencePool.start({ modelDir: DEFAULT_MODEL_DIR, levels: [1], decode: false, provider: 'cpu', threads: 1, intraOpThreads: 1, samplingChunk: -1 });
+  try {
+    await assert.rejects(warmUp(partial, model.manifest, [2], false), /warm-up of level 2 failed/);
+  } finally {
+    await partial.close();
+  }
 });

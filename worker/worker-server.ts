@@ -20,6 +20,7 @@ import { WorkerMetrics } from './metrics.js';
 import type { ExecutionProvider, Precision } from './onnx-runtime.js';
 import type { WindowBatch } from './window-sampler.js';
 import { startAnnouncing, type Announcer } from './nats-announce.js';
+import { warmUp } from './warm-up.js';
 import { checkWorkerAddress, type Heartbeat } from '../shared/worker-heartbeat.js';
 
 export const WORKER_SERVICE = 'jukebox.v1.Worker';
@@ -163,6 +164,9 @@ export class JukeboxWorker {
     const pool = await InferencePool.start(options);
     const worker = new JukeboxWorker(options, model, pool);
     try {
+      // Listen (and so report SERVING) only once every hosted graph has run: a deep readiness check.
+      const seconds = await warmUp(pool, model.manifest, options.levels, options.decode);
+      log('worker', 'warmed up', { seconds: Number(seconds.toFixed(3)) });
       await worker.listen();
       if (options.nats) await worker.announce(options.nats);
     } catch (err) {

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Deployment, inFlightAt, injectFaults, render, resampled, workerKeys } from './helpers/chaos.js';
 import { readModelFolder, DEFAULT_MODEL_DIR } from '../models/model-folder.js';
-import type { SubmitRequest } from '../client/coordinator-client.js';
+import { CoordinatorClient, type SubmitRequest } from '../client/coordinator-client.js';
 
 const SECONDS = 16;
 const request: SubmitRequest = { model: 'tiny', artist: 'tiny_ensemble', genres: ['jazz'], lyrics: '', durationSeconds: SECONDS, samples: 1, seed: '4242', sampling: [] };
@@ -36,6 +36,18 @@ test('kill -9 of workers and the coordinator and a nats-server restart during a 
     const unexplained = again.keys.filter((k) => !atRisk.has(k));
     t.diagnostic(`faults ${faults.map((f) => f.what).join(',')}; windows sampled again ${again.windows} (${again.tokens} tokens), in flight at the faults ${atRisk.size}; wall ${(clean.wallMs / 1000).toFixed(0)} s clean, ${(hurt.wallMs / 1000).toFixed(0)} s with faults`);
     assert.deepEqual(unexplained, [], 'only windows in flight at a fault were sampled again');
+
+    // A finished job outlives its coordinator: after one more kill -9 the restarted one serves it from JetStream.
+    await d.coordinator.kill9();
+    await d.coordinator.start();
+    const client = new CoordinatorClient(d.address);
+    try {
+      const listed = await client.list();
+      assert.ok(listed.some((j) => j.jobId === hurt.jobId && j.state === 'JOB_STATE_SUCCEEDED'), 'the finished job is listed after the restart');
+      assert.ok((await client.fetchAudio(hurt.jobId, 0)).equals(clean.wavs[0]), 'its audio is served after the restart');
+    } finally {
+      client.close();
+    }
   } finally {
     await d.stop();
   }

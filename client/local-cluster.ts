@@ -4,9 +4,16 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Coordinator } from '../coordinator/coordinator.js';
 
-const CLI_PATH = fileURLToPath(new URL('./cli.ts', import.meta.url));
-/** tsx's loader, resolved from here: `--import tsx` would resolve it from the user's working directory. */
-const TSX_LOADER = import.meta.resolve('tsx');
+/** This module runs compiled (dist/client/local-cluster.js) or from source through tsx (client/local-cluster.ts). */
+const COMPILED = import.meta.url.endsWith('.js');
+/** Workers run the same way as this process: the compiled CLI with plain node, or the TypeScript CLI through tsx. */
+const CLI_PATH = fileURLToPath(new URL(COMPILED ? './cli.js' : './cli.ts', import.meta.url));
+
+/** Node flags a worker process needs: none compiled; from source, tsx's loader resolved from here (`--import tsx`
+ * would resolve it from the user's working directory). */
+function nodeFlags(): string[] {
+  return COMPILED ? [] : ['--import', import.meta.resolve('tsx')];
+}
 const WORKER_START_TIMEOUT_MS = 60_000;
 
 export interface LocalClusterOptions {
@@ -31,7 +38,7 @@ export interface LocalCluster {
 export function spawnWorker(modelDir: string, threads: number, verbose: boolean, maxBatchRows = 16): Promise<{ child: ChildProcess; address: string }> {
   const child = spawn(
     process.execPath,
-    ['--import', TSX_LOADER, CLI_PATH, 'worker', '--model', modelDir, '--host', '127.0.0.1', '--port', '0', '--threads', String(threads), '--max-batch-rows', String(maxBatchRows), '--announce'],
+    [...nodeFlags(), CLI_PATH, 'worker', '--model', modelDir, '--host', '127.0.0.1', '--port', '0', '--metrics-port', '-1', '--threads', String(threads), '--max-batch-rows', String(maxBatchRows), '--announce'],
     { stdio: ['ignore', 'pipe', verbose ? 'inherit' : 'pipe'] },
   );
   let stderr = '';

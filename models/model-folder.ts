@@ -3,12 +3,13 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PACKAGE_ROOT } from '../server/package-root.js';
 import { parseManifest } from '../shared/manifest.js';
 import { ManifestError } from '../shared/errors.js';
 import type { GraphFile, LevelManifest, Manifest, ModelFile } from '../shared/types.js';
 
-export const DEFAULT_MODEL_DIR = fileURLToPath(new URL('./tiny', import.meta.url));
+/** models/tiny in the package root (the compiled build in dist/ does not copy it). */
+export const DEFAULT_MODEL_DIR = join(PACKAGE_ROOT, 'models', 'tiny');
 
 export interface ModelFolder {
   dir: string;

@@ -1,11 +1,13 @@
 // Loads the jukebox.v1 protos at run time; the generated folder holds only types.
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../server/package-root.js';
 import type { ProtoGrpcType as CoordinatorProto } from './generated/coordinator.js';
 import type { ProtoGrpcType as WorkerProto } from './generated/worker.js';
 
-export const PROTO_DIR = fileURLToPath(new URL('.', import.meta.url));
+/** The .proto files are read at run time from the package root, by the sources and by the compiled build in dist/ alike. */
+export const PROTO_DIR = join(PACKAGE_ROOT, 'proto');
 export const PROTO_FILES = ['jukebox/v1/coordinator.proto', 'jukebox/v1/worker.proto'];
 
 const LOADER_OPTIONS: protoLoader.Options = {

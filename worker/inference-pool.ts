@@ -40,7 +40,9 @@ interface Slot {
   busy?: Pending;
 }
 
-const THREAD_URL = new URL('./inference-thread-entry.mjs', import.meta.url);
+/** Compiled (dist/worker/inference-pool.js), a thread runs the compiled inference-thread.js directly; from source, the
+ * .mjs bootstrap registers tsx in the thread first (Node 20 threads ignore --import) and loads inference-thread.ts. */
+const THREAD_URL = import.meta.url.endsWith('.js') ? new URL('./inference-thread.js', import.meta.url) : new URL('./inference-thread-entry.mjs', import.meta.url);
 
 export class InferencePool {
   private readonly slots: Slot[] = [];

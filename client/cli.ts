@@ -284,7 +284,7 @@ program
   .option('--model <dir>', 'model folder', DEFAULT_MODEL_DIR)
   .option('--host <host>', 'address to bind', '0.0.0.0')
   .option('--port <port>', 'gRPC port (0 = any free port)', int('--port'), 50052)
-  .option('--metrics-port <port>', 'Prometheus /metrics port (-1 = off)', int('--metrics-port'), -1)
+  .option('--metrics-port <port>', 'Prometheus /metrics port (0 = any free port, -1 = off)', int('--metrics-port'), 9465)
   .option('--levels <list>', 'levels to host, e.g. "0,1" (default: all)')
   .option('--no-decode', 'do not host the VQ-VAE decoders')
   .option('--threads <n>', 'inference threads (batches at once)', positiveInt('--threads'), 1)

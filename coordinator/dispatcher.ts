@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events';
 import { windowLabels, type ResolvedLabels } from '../shared/labels.js';
 import type { Manifest } from '../shared/types.js';
 import { log } from '../server/log.js';
-import { readyTasks, isComplete, samplingComplete, taskKey, tokensNeededFrom, type Task } from './scheduler.js';
+import { readyTasks, isComplete, samplingComplete, taskKey, taskLevelLabel, tokensNeededFrom, type Task } from './scheduler.js';
 import { CRITICAL_FRACTION, batchOrder, holdUntil, scheduleOrder, queuePositions, type BatchCandidate, type JobShare } from './schedule-order.js';
 import { decideRetry, type RetryPolicy, type TaskFailure } from './retry.js';
 import { TERMINAL_STATES, transition, type JobRecord, type JobState, type JobStore } from './job.js';
@@ -94,6 +94,15 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     };
     this.retry = { maxAttempts: this.opts.maxAttempts, baseDelayMs: this.opts.retryBaseMs, maxDelayMs: 30_000 };
     this.clock = options.clock ?? realClock;
+    metrics.readFrom({
+      workers: () =>
+        workers.list().flatMap((e) => {
+          const info = e.lastInfo;
+          if (!info) return [];
+          return [{ model: info.modelId, levels: [...info.levels.map(String), ...(info.decodes ? ['decode'] : [])], up: e.info !== undefined }];
+        }),
+      jobs: () => this.active().map((j) => ({ id: j.id, progress: j.analysis.work > 0 ? Math.min(1, j.costDone / j.analysis.work) : 0 })),
+    });
   }
 
   /** Jobs not finished. */
@@ -184,6 +193,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     if (error) job.error = error;
     if (TERMINAL_STATES.has(to)) {
       job.finishedAtMs = Date.now();
+      this.metrics.jobEnded(to, (job.finishedAtMs - job.createdAtMs) / 1000);
       this.letGo(job);
       job.partial.clear();
       // Re-put so the store can drop old finished jobs.
@@ -393,8 +403,10 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   }
 
   /** Bookkeeping when a task of `job` goes to `worker`. */
-  private started(job: JobRecord, worker: WorkerEntry, cost: number, key?: string): void {
-    if (key) job.readySince.delete(key);
+  private started(job: JobRecord, worker: WorkerEntry, cost: number, key: string): void {
+    const readySince = job.readySince.get(key);
+    if (readySince !== undefined) this.metrics.queueWait.observe({ level: taskLevelLabel(key) }, (this.clock.now() - readySince) / 1000);
+    job.readySince.delete(key);
     if (worker.info) job.kernels ??= kernelProfile(worker.info);
     job.startedMs ??= this.clock.now();
     job.virtualTime += cost / job.spec.priority;
@@ -545,6 +557,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     const seg = job.levels[level].segments[w.segment];
     if (TERMINAL_STATES.has(job.state) || this.closed || !this.drives(job.id)) {
       seg.running = false;
+      this.metrics.tasksCancelled.inc({ level: String(level) });
       return;
     }
     const codebook = this.contexts.get(job.id)!.manifest.levels[level].codebookSize;
@@ -615,6 +628,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       const gone = (): boolean => TERMINAL_STATES.has(job.state) || this.closed || !this.drives(job.id);
       if (gone()) {
         job.decode.running[chunkIndex] = false;
+        this.metrics.tasksCancelled.inc({ level: 'decode' });
         return this.pump();
       }
       this.guard(job, `finishing decode chunk ${chunkIndex}`, () => {
@@ -664,6 +678,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     const decision = decideRetry({ ...failure, message }, before, worker.address, this.retry, shared);
     const attempts = decision.action === 'retry' && !decision.countsAttempt ? before : before + 1;
     job.attempts.set(key, attempts);
+    this.metrics.taskFailed(taskLevelLabel(key), failure.kind, decision.action === 'retry');
     if (decision.action === 'fail') {
       this.setState(job, 'FAILED', decision.reason);
       return;

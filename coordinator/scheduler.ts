@@ -60,6 +60,11 @@ export function taskKey(task: Task): string {
   return task.kind === 'decode' ? `decode:${task.chunk}` : `window:${task.level}:${task.window.segment}:${task.window.index}`;
 }
 
+/** The metrics' level label of a task key (taskKey): its prior level ("0", "1", ...), or "decode". */
+export function taskLevelLabel(key: string): string {
+  return key.startsWith('decode:') ? 'decode' : key.split(':')[1];
+}
+
 /** True when every window of every level is done. */
 export function samplingComplete(plan: SongPlan, levels: LevelProgressState[]): boolean {
   return plan.levels.every((lp, l) => lp.segments.every((seg, s) => levels[l].segments[s].windowsDone >= seg.windows.length));

@@ -174,6 +174,8 @@ export interface SimulationResult {
   makespanMs: number;
   workers: SimulatedWorker[];
   clock: SimulatedClock;
+  /** The dispatcher's metrics as they stand at the end. */
+  metrics: CoordinatorMetrics;
 }
 
 const MODEL_HASH = 'simulated';
@@ -189,7 +191,8 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
   for (const w of workers) directory.add(w.address);
   await directory.describeAll();
   const store = new MemoryJobStore(Number.MAX_SAFE_INTEGER);
-  const dispatcher = new Dispatcher(store, directory, new CoordinatorMetrics(), new JobPersistence(opts.durable ?? new MemoryStore()), { ...opts.dispatch, clock });
+  const metrics = new CoordinatorMetrics();
+  const dispatcher = new Dispatcher(store, directory, metrics, new JobPersistence(opts.durable ?? new MemoryStore()), { ...opts.dispatch, clock });
   const stepCost = opts.stepCost ?? opts.workers[0].stepMs;
   const results: SimulatedJobResult[] = [];
   opts.jobs.forEach((sj, i) => {
@@ -212,7 +215,7 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
   for (const a of opts.actions ?? []) clock.setTimer(() => a.run(dispatcher, results.filter(Boolean).map((r) => r.job)), a.atMs);
   await clock.run(() => results.length === opts.jobs.length && results.every((r) => r && TERMINAL_STATES.has(r.job.state)), undefined, opts.durable ? 60_000 : 0);
   dispatcher.close();
-  return { jobs: results, makespanMs: clock.now(), workers, clock };
+  return { jobs: results, makespanMs: clock.now(), workers, clock, metrics };
 }
 
 /** A model with Jukebox's real shapes (44.1 kHz, hops 8/32/128, n_ctx 8192, hop fractions 0.5/0.5/0.125). */

@@ -102,11 +102,11 @@ test('a job runs to SUCCEEDED, streams progress per level, and serves audio in c
   assert.deepEqual(tokens.map((rows) => rows.map((r) => r.length)), done.levels.map((l) => [l.tokensTotal]));
   await assert.rejects(client.fetchAudio(job.jobId, 1), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT && /sample/.test(e.details));
   const metrics = await (await fetch(`http://127.0.0.1:${coordinator.metricsPort}/metrics`)).text();
-  assert.match(metrics, /jukebox_tokens_sampled_total\{level="0"\} \d+/);
+  assert.match(metrics, /jukebox_tokens_sampled_total\{level="0",role="coordinator"\} \d+/);
   assert.match(metrics, /jukebox_window_duration_seconds_bucket/);
-  assert.match(metrics, /jukebox_jobs\{state="SUCCEEDED"\} 1/);
+  assert.match(metrics, /jukebox_jobs\{state="SUCCEEDED",role="coordinator"\} 1/);
   const wm = await (await fetch(`http://127.0.0.1:${worker.metricsPort}/metrics`)).text();
-  assert.match(wm, /jukebox_worker_tokens_sampled_total\{level="2"\} \d+/);
+  assert.match(wm, /jukebox_tokens_sampled_total\{level="2",role="worker"\} \d+/);
 });
 
 test('CancelJob stops a running job; audio is then FAILED_PRECONDITION', async () => {
@@ -119,10 +119,13 @@ test('CancelJob stops a running job; audio is then FAILED_PRECONDITION', async (
   // The work really stops: the worker's running window ends and no window finishes afterwards.
   const running = async (): Promise<number> => {
     const text = await (await fetch(`http://127.0.0.1:${worker.metricsPort}/metrics`)).text();
-    return [...text.matchAll(/^jukebox_worker_windows_running\{level="\d"\} (\d+)/gm)].reduce((s, m) => s + Number(m[1]), 0);
+    return [...text.matchAll(/^jukebox_windows_running\{level="\d",role="worker"\} (\d+)/gm)].reduce((s, m) => s + Number(m[1]), 0);
   };
   for (let i = 0; i < 50 && (await running()) > 0; i++) await new Promise((r) => setTimeout(r, 100));
   assert.equal(await running(), 0, 'no window still running on the worker');
+  // The coordinator's own cancellation is no failure on the worker.
+  const wm = await (await fetch(`http://127.0.0.1:${worker.metricsPort}/metrics`)).text();
+  assert.doesNotMatch(wm, /^jukebox_request_failures_total\{[^}]*code="CANCELLED"/m);
   const before = (await client.get(job.jobId)).levels.map((l) => l.windowsDone);
   await new Promise((r) => setTimeout(r, 500));
   assert.deepEqual((await client.get(job.jobId)).levels.map((l) => l.windowsDone), before);

@@ -171,7 +171,7 @@ test('a worker that binds the wildcard must advertise an address to announce', a
 
 /** `jukebox worker --nats ...` as a child process; resolves once it listens. */
 function spawnCliWorker(args: string[]): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, CLI_PATH, 'worker', '--model', DEFAULT_MODEL_DIR, '--announce', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', TSX_LOADER, CLI_PATH, 'worker', '--model', DEFAULT_MODEL_DIR, '--metrics-port', '-1', '--announce', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
   return new Promise((resolve, reject) => {

@@ -107,8 +107,8 @@ test('a batch of windows of two jobs returns the rows each window returns alone,
   // Streamed progress, where there was any, is a prefix of the result, row by row.
   batched.streamed.forEach((s, i) => assert.deepEqual(s, batched.rows[i].slice(0, s.length)));
   const metrics = await (await fetch(`http://127.0.0.1:${worker.metricsPort}/metrics`)).text();
-  assert.match(metrics, /jukebox_worker_batch_rows_bucket\{le="4",level="1"\} 3/);
-  assert.match(metrics, /jukebox_worker_tokens_sampled_total\{level="1"\} 384/);
+  assert.match(metrics, /jukebox_batch_rows_bucket\{le="4",role="worker",level="1"\} 3/);
+  assert.match(metrics, /jukebox_tokens_sampled_total\{level="1",role="worker"\} 384/);
 });
 
 test('a batch over max_batch_rows is RESOURCE_EXHAUSTED (another worker may take it); unequal context lengths or no windows INVALID_ARGUMENT naming the field', async () => {

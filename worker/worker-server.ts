@@ -69,7 +69,7 @@ export interface WorkerOptions {
   host?: string;
   /** 0 picks a free port. @default 0 */
   port?: number;
-  /** Port for /metrics; -1 disables it. @default -1 */
+  /** Port for /metrics (0 picks a free one); -1 disables it. @default -1 (the CLI's default is 9465) */
   metricsPort?: number;
   workerId?: string;
   /** NATS server URL(s), comma separated: announce this worker there (heartbeats) for coordinators to discover. */
@@ -312,6 +312,12 @@ export class JukeboxWorker {
     return null;
   }
 
+  /** A request that ended with an error status: a cancellation (the caller gave the work up) is no failure. */
+  private countFailure(method: 'SampleWindow' | 'Decode', err: grpc.ServiceError): void {
+    if (err.code === grpc.status.CANCELLED) this.metrics.cancelled.inc({ method });
+    else this.metrics.failures.inc({ method, code: grpc.status[err.code] });
+  }
+
   private handlers(): WorkerHandlers {
     return {
       Describe: (_call, callback) => callback(null, this.describe()),
@@ -319,7 +325,7 @@ export class JukeboxWorker {
       SampleWindow: (call: grpc.ServerWritableStream<SampleWindowRequest__Output, SampleWindowResponse>) => {
         const req = call.request;
         const fail = (err: grpc.ServiceError): void => {
-          this.metrics.failures.inc({ method: 'SampleWindow', code: grpc.status[err.code] });
+          this.countFailure('SampleWindow', err);
           call.emit('error', err);
         };
         const pre = this.precondition(req.modelHash, req.level);
@@ -366,6 +372,8 @@ export class JukeboxWorker {
           ({ rows, timing }) => {
             this.metrics.windowsRunning.dec({ level }, windows);
             this.metrics.tokens.inc({ level }, req.newTokens * rows.length);
+            this.metrics.audioSeconds.inc({ level }, (req.newTokens * rows.length * this.model.manifest.levels[req.level].hopLength) / this.model.manifest.sampleRate);
+            this.metrics.busySeconds.inc({ level }, timing.seconds);
             this.metrics.batchRows.observe({ level }, rows.length);
             this.metrics.batchWindows.observe({ level }, windows);
             // Every window of the batch took the batch's wall time.
@@ -385,7 +393,7 @@ export class JukeboxWorker {
       Decode: (call: grpc.ServerUnaryCall<DecodeRequest__Output, DecodeResponse>, callback) => {
         const req = call.request;
         const failWith = (err: grpc.ServiceError): void => {
-          this.metrics.failures.inc({ method: 'Decode', code: grpc.status[err.code] });
+          this.countFailure('Decode', err);
           callback(err);
         };
         if (req.modelHash !== this.model.hash) {
@@ -415,6 +423,8 @@ export class JukeboxWorker {
         started.result.then(
           ({ audio, seconds }) => {
             this.metrics.decodeSeconds.observe(seconds);
+            this.metrics.busySeconds.inc({ level: 'decode' }, seconds);
+            this.metrics.audioSeconds.inc({ level: 'decode' }, audio.reduce((n, a) => n + a.length, 0) / this.model.manifest.sampleRate);
             callback(null, { audio: audio.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength)), seconds });
           },
           (err: Error) => failWith(inferenceStatus(err)),

@@ -89,7 +89,7 @@ export class Deployment {
     for (let i = 0; i < workers; i++) {
       const wp = await freePort();
       procs.push(
-        new Proc(`worker-${i}`, ['worker', '--nats', nats.url, '--host', '127.0.0.1', '--port', String(wp), '--advertise', `127.0.0.1:${wp}`, ...model], (line) => d.onWorkerLine(i, line)),
+        new Proc(`worker-${i}`, ['worker', '--nats', nats.url, '--host', '127.0.0.1', '--port', String(wp), '--metrics-port', '-1', '--advertise', `127.0.0.1:${wp}`, ...model], (line) => d.onWorkerLine(i, line)),
       );
     }
     await Promise.all(procs.map((p) => p.start()));

@@ -301,8 +301,9 @@ program
   .option('--announce', 'print {"listening": address} on stdout once serving')
   .option('--nats <url>', 'NATS server URL(s), comma-separated: announce this worker there (heartbeats) for coordinators to discover')
   .option('--advertise <host:port>', 'address coordinators dial, announced over NATS (needed with --nats when --host is 0.0.0.0)')
+  .option('--otlp-endpoint <url>', 'send OpenTelemetry traces (OTLP/HTTP, e.g. http://collector:4318/v1/traces); default $OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else off', process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)
   .action(
-    async (flags: { model: string; host: string; port: number; metricsPort: number; levels?: string; decode: boolean; threads: number; maxBatchRows: number; batchBucket?: number; intraOpThreads: number; samplingChunk?: number; provider: 'cpu' | 'cuda'; precision: 'auto' | 'fp32' | 'fp16'; announce?: boolean; nats?: string; advertise?: string }) => {
+    async (flags: { model: string; host: string; port: number; metricsPort: number; levels?: string; decode: boolean; threads: number; maxBatchRows: number; batchBucket?: number; intraOpThreads: number; samplingChunk?: number; provider: 'cpu' | 'cuda'; precision: 'auto' | 'fp32' | 'fp16'; announce?: boolean; nats?: string; advertise?: string; otlpEndpoint?: string }) => {
       const worker = await JukeboxWorker.start({
         modelDir: flags.model,
         host: flags.host,
@@ -319,6 +320,7 @@ program
         precision: flags.precision,
         nats: flags.nats,
         advertise: flags.advertise,
+        tracing: { endpoint: flags.otlpEndpoint },
       });
       if (flags.announce) process.stdout.write(`${JSON.stringify({ listening: worker.address, metricsPort: worker.metricsPort })}\n`);
       const stop = (): void => {
@@ -334,6 +336,7 @@ program
   .description('serve the coordinator over gRPC')
   .option('--workers <list>', 'worker addresses, comma-separated host:port (with --nats, workers that announce themselves join them)', '')
   .option('--nats <url>', 'NATS server URL(s): discover workers by heartbeat and keep job state in JetStream, so jobs survive restarts')
+  .option('--otlp-endpoint <url>', 'send OpenTelemetry traces (OTLP/HTTP, e.g. http://collector:4318/v1/traces); default $OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else off', process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)
   .option('--coordinator-id <name>', 'name on job leases; a restart under the same name takes its jobs back at once (default: host:port)')
   .option('--lease-ttl <ms>', 'a job lease lasts this long without renewal; a standby takes over after it', positiveInt('--lease-ttl'), 10000)
   .option('--retention <seconds>', 'JetStream: drop job records, tokens and audio older than this (0 = until the job is dropped)', int('--retention'), 0)
@@ -346,7 +349,7 @@ program
   .option('--max-jobs <n>', 'unfinished jobs accepted before SubmitJob answers RESOURCE_EXHAUSTED', positiveInt('--max-jobs'), 64)
   .option('--max-rows <n>', 'unfinished sample rows accepted before SubmitJob answers RESOURCE_EXHAUSTED', positiveInt('--max-rows'), 256)
   .option('--announce', 'print {"listening": address} on stdout once serving')
-  .action(async (flags: { workers: string; nats?: string; coordinatorId?: string; leaseTtl: number; retention: number; storeMaxBytes: number; model: string[]; host: string; port: number; metricsPort: number; decodeChunk: number; maxJobs: number; maxRows: number; announce?: boolean }) => {
+  .action(async (flags: { workers: string; nats?: string; otlpEndpoint?: string; coordinatorId?: string; leaseTtl: number; retention: number; storeMaxBytes: number; model: string[]; host: string; port: number; metricsPort: number; decodeChunk: number; maxJobs: number; maxRows: number; announce?: boolean }) => {
     const workers = flags.workers.split(',').filter(Boolean);
     if (workers.length === 0 && !flags.nats) program.error('error: give --workers host:port,... or --nats URL (or both)');
     const c = await Coordinator.start({
@@ -355,6 +358,7 @@ program
       nats: flags.nats,
       coordinatorId: flags.coordinatorId,
       leaseTtlMs: flags.leaseTtl,
+      tracing: { endpoint: flags.otlpEndpoint },
       natsStore: { maxAgeMs: flags.retention * 1000, ...(flags.storeMaxBytes > 0 ? { maxBytes: flags.storeMaxBytes } : {}) },
       host: flags.host,
       port: flags.port,

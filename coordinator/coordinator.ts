@@ -37,6 +37,8 @@ import { MemoryStore } from './durable/memory-store.js';
 import { JetStreamStore, type JetStreamStoreOptions } from './durable/jetstream-store.js';
 import { NatsDiscovery, directoryTarget } from './nats-discovery.js';
 import { connectNats } from '../server/nats.js';
+import { startTracing, type Tracing, type TracingOptions } from '../server/tracing.js';
+import { OtelJobTracer } from './job-tracing.js';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { JobPersistence } from './job-persistence.js';
 import { finishedJob, plannedJob, replayDecoded, replayWindows } from './job-restore.js';
@@ -60,6 +62,8 @@ export interface CoordinatorOptions {
   natsStore?: Omit<JetStreamStoreOptions, 'servers'>;
   /** With `nats`: how long start() waits for heartbeats before it resumes jobs. @default 1500 */
   discoveryWaitMs?: number;
+  /** OpenTelemetry traces: one trace per job, a span per window and decode chunk. @default off */
+  tracing?: TracingOptions;
   /** @default '127.0.0.1' */
   host?: string;
   /** 0 picks a free port. @default 0 */
@@ -140,6 +144,7 @@ export class Coordinator {
 
   private nc?: NatsConnection;
   private discovery?: NatsDiscovery;
+  private readonly tracing?: Tracing;
   /** Whether close() closes the durable store (made here, not handed in). */
   private ownsDurable = false;
 
@@ -155,7 +160,11 @@ export class Coordinator {
     this.leaseTtlMs = options.leaseTtlMs ?? 10_000;
     this.workers = new WorkerDirectory(options.connectWorker ?? ((a) => new GrpcWorkerConnection(a)), options.dispatch?.clock);
     this.limits = { maxPendingJobs: options.limits?.maxPendingJobs ?? 64, maxPendingRows: options.limits?.maxPendingRows ?? 256 };
-    this.dispatcher = new Dispatcher(this.store, this.workers, this.metrics, this.persistence, options.dispatch);
+    this.tracing = startTracing('jukebox-coordinator', options.tracing ?? {});
+    this.dispatcher = new Dispatcher(this.store, this.workers, this.metrics, this.persistence, {
+      ...options.dispatch,
+      ...(this.tracing ? { tracing: new OtelJobTracer(this.tracing) } : {}),
+    });
     this.dispatcher.setMaxListeners(0);
     this.decodeChunkTokens = options.decodeChunkTokens ?? 16384;
   }
@@ -599,6 +608,7 @@ export class Coordinator {
       this.discovery?.close();
       this.workers.close();
       if (this.ownsDurable) await this.durable.close().catch(() => undefined);
+      await this.tracing?.shutdown().catch((err: Error) => log('coordinator', 'trace export failed', { error: err.message }));
       await this.nc?.close().catch(() => undefined);
     })();
     return this.closing;

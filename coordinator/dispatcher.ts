@@ -13,6 +13,7 @@ import type { WorkerDirectory, WorkerEntry, WorkerRequirement } from './worker-d
 import { kernelProfile, type RemoteCall, type WindowItem } from './worker-connection.js';
 import type { CoordinatorMetrics } from './metrics.js';
 import type { JobPersistence } from './job-persistence.js';
+import { noJobTracing, type JobTracer } from './job-tracing.js';
 
 export interface DispatchContext {
   manifest: Manifest;
@@ -33,6 +34,8 @@ export interface DispatcherOptions {
   retryBaseMs?: number;
   /** Time source; the simulated one in bench/schedule. @default the real clock */
   clock?: Clock;
+  /** Traces of jobs, windows and decode chunks. @default none */
+  tracing?: JobTracer;
 }
 
 export interface DispatcherEvents {
@@ -59,9 +62,10 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   private readonly contexts = new Map<string, DispatchContext>();
   /** Calls in flight per job, so that a cancel can stop them. */
   private readonly calls = new Map<string, Set<BatchCall>>();
-  private readonly opts: Required<Omit<DispatcherOptions, 'clock'>>;
+  private readonly opts: Required<Omit<DispatcherOptions, 'clock' | 'tracing'>>;
   private readonly retry: RetryPolicy;
   readonly clock: Clock;
+  private readonly tracing: JobTracer;
   private pumping = false;
   private pumpAgain = false;
   private closed = false;
@@ -94,6 +98,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     };
     this.retry = { maxAttempts: this.opts.maxAttempts, baseDelayMs: this.opts.retryBaseMs, maxDelayMs: 30_000 };
     this.clock = options.clock ?? realClock;
+    this.tracing = options.tracing ?? noJobTracing;
     metrics.readFrom({
       workers: () =>
         workers.list().flatMap((e) => {
@@ -135,6 +140,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     this.calls.set(job.id, new Set());
     this.store.put(job);
     this.metrics.jobCreated(job.state);
+    this.tracing.jobStarted(job.id, { 'jukebox.model': job.spec.model, 'jukebox.seconds': job.spec.durationSeconds, 'jukebox.samples': job.spec.samples, 'jukebox.mode': job.spec.mode, 'jukebox.resumed': restored ? 1 : 0 });
     if (!restored) {
       this.persistence.create(job).catch((err: Error) => {
         if (!TERMINAL_STATES.has(job.state)) this.setState(job, 'FAILED', `storing the job failed: ${err.message}`);
@@ -192,6 +198,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     job.state = transition(from, to);
     if (error) job.error = error;
     if (TERMINAL_STATES.has(to)) {
+      this.tracing.jobEnded(job.id, to, error);
       job.finishedAtMs = Date.now();
       this.metrics.jobEnded(to, (job.finishedAtMs - job.createdAtMs) / 1000);
       this.letGo(job);
@@ -469,6 +476,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       this.guard(o.job, `preparing level ${level} window ${o.key}`, () => {
         const task = o.task as Extract<Task, { kind: 'window' }>;
         const item = this.windowItem(o.job, task);
+        item.traceparent = this.tracing.taskStarted(o.job.id, o.key, worker.address);
         const tail = o.job.analysis.tail[o.job.analysis.levelOffset[level] + task.flat];
         // Both lists change together, after everything that can throw: rows are matched to jobs by position.
         items.push(item);
@@ -576,6 +584,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     this.persistence.windowDone(job, key, rows!).then(
       () => {
         seg.running = false;
+        this.tracing.taskEnded(job.id, key);
         if (TERMINAL_STATES.has(job.state) || this.closed || !this.drives(job.id)) return;
         this.guard(job, `finishing ${what}`, () => this.applyWindow(job, task, rows!, elapsedMs));
         this.pump();
@@ -642,6 +651,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
               if (gone()) return;
               this.guard(job, `finishing decode chunk ${chunkIndex}`, () => {
                 job.decode.done[chunkIndex] = true;
+                this.tracing.taskEnded(job.id, key);
                 this.metrics.decodeSeconds.observe(seconds);
                 this.afterProgress(job);
               });
@@ -665,7 +675,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       this.pump();
     };
     bc.call = worker.conn.decode(
-      { modelHash: job.modelHash, level: 0, rows, trimStart: chunk.trimStart, trimEnd: chunk.trimEnd },
+      { modelHash: job.modelHash, level: 0, rows, trimStart: chunk.trimStart, trimEnd: chunk.trimEnd, traceparent: this.tracing.taskStarted(job.id, key, worker.address) },
       this.opts.decodeDeadlineMs,
       onDone,
     );
@@ -675,6 +685,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     const before = job.attempts.get(key) ?? 0;
     job.failedOn.set(key, worker.address);
     const message = `${what} on ${worker.address}: ${failure.message}`;
+    this.tracing.taskEnded(job.id, key, message);
     const decision = decideRetry({ ...failure, message }, before, worker.address, this.retry, shared);
     const attempts = decision.action === 'retry' && !decision.countsAttempt ? before : before + 1;
     job.attempts.set(key, attempts);

@@ -1,5 +1,6 @@
 // The real WorkerConnection: the Worker gRPC service. Wire types stop here.
 import * as grpc from '@grpc/grpc-js';
+import { TRACEPARENT_METADATA } from '../server/tracing.js';
 import { CHANNEL_OPTIONS, jukeboxProto } from '../proto/index.js';
 import type { WorkerClient } from '../proto/generated/jukebox/v1/Worker.js';
 import type { SampleWindowResponse__Output } from '../proto/generated/jukebox/v1/SampleWindowResponse.js';
@@ -78,7 +79,7 @@ export class GrpcWorkerConnection implements WorkerConnection {
         topP: it.sampling.topP,
         sampleIds: it.sampleIds,
       })),
-    });
+    }, traceMetadata(batch.items.map((it) => it.traceparent ?? '')));
     let result: Int32Array[] | undefined;
     let settled = false;
     const settle = (f: () => void): void => {
@@ -100,6 +101,7 @@ export class GrpcWorkerConnection implements WorkerConnection {
   decode(job: DecodeJob, timeoutMs: number, done: (failure: TaskFailure | null, audio?: Float32Array[]) => void): RemoteCall {
     const call = this.client.Decode(
       { modelHash: job.modelHash, level: job.level, rows: rows(job.rows), trimStartTokens: job.trimStart, trimEndTokens: job.trimEnd },
+      traceMetadata([job.traceparent ?? '']),
       { deadline: Date.now() + timeoutMs },
       (err, res) => {
         if (err || !res) return done(err ? failureOf(err) : { kind: 'bad-reply', message: 'no reply' });
@@ -114,4 +116,11 @@ export class GrpcWorkerConnection implements WorkerConnection {
   close(): void {
     this.client.close();
   }
+}
+
+/** Each item's trace context, in item order (absent when none is traced). */
+function traceMetadata(traceparents: string[]): grpc.Metadata {
+  const md = new grpc.Metadata();
+  if (traceparents.some((t) => t !== '')) for (const t of traceparents) md.add(TRACEPARENT_METADATA, t);
+  return md;
 }

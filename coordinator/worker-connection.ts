@@ -40,6 +40,8 @@ export interface WindowItem {
   seed: bigint;
   sampling: SamplingParams;
   sampleIds: number[];
+  /** W3C trace context of the window's span ('' or absent without tracing). */
+  traceparent?: string;
 }
 
 /** Windows of one level with the same context length and new token count, sampled together. */
@@ -56,6 +58,8 @@ export interface DecodeJob {
   rows: Int32Array[];
   trimStart: number;
   trimEnd: number;
+  /** W3C trace context of the decode chunk's span ('' or absent without tracing). */
+  traceparent?: string;
 }
 
 export interface BatchHandlers {

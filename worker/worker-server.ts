@@ -21,6 +21,8 @@ import type { ExecutionProvider, Precision } from './onnx-runtime.js';
 import type { WindowBatch } from './window-sampler.js';
 import { startAnnouncing, type Announcer } from './nats-announce.js';
 import { warmUp } from './warm-up.js';
+import type { Span } from '@opentelemetry/api';
+import { TRACEPARENT_METADATA, contextOf, endSpan, startTracing, type Tracing, type TracingOptions } from '../server/tracing.js';
 import { checkWorkerAddress, type Heartbeat } from '../shared/worker-heartbeat.js';
 
 export const WORKER_SERVICE = 'jukebox.v1.Worker';
@@ -79,6 +81,8 @@ export interface WorkerOptions {
    * binding a wildcard (0.0.0.0), and behind NAT or port mapping.
    */
   advertise?: string;
+  /** OpenTelemetry traces: a span per window and decode chunk, in the coordinator's trace. @default off */
+  tracing?: TracingOptions;
 }
 
 type Rows = { tokens: number[] }[];
@@ -103,12 +107,24 @@ export class JukeboxWorker {
   private closing?: Promise<void>;
   private nats?: NatsConnection;
   private announcer?: Announcer;
+  private readonly tracing?: Tracing;
 
   private constructor(
     readonly options: Required<Omit<WorkerOptions, 'levels'>> & { levels: number[] },
     readonly model: ModelFolder,
     private readonly pool: InferencePool,
-  ) {}
+  ) {
+    this.tracing = startTracing('jukebox-worker', options.tracing);
+  }
+
+  /** One span per traced item of a call, each a child of the coordinator's span for it (metadata in item order). */
+  private startSpans(call: { metadata: grpc.Metadata }, name: string, attributes: Record<string, string | number>[]): Span[] {
+    if (!this.tracing) return [];
+    const parents = call.metadata.get(TRACEPARENT_METADATA).map(String);
+    return attributes.flatMap((attrs, i) =>
+      parents[i] ? [this.tracing!.tracer.startSpan(name, { attributes: { ...attrs, 'jukebox.worker': this.options.workerId } }, contextOf(parents[i]))] : [],
+    );
+  }
 
   static async start(opts: WorkerOptions): Promise<JukeboxWorker> {
     const model = await readModelFolder(opts.modelDir);
@@ -160,6 +176,7 @@ export class JukeboxWorker {
       workerId: opts.workerId ?? `worker-${randomUUID().slice(0, 8)}`,
       nats: opts.nats ?? '',
       advertise: opts.advertise ?? '',
+      tracing: opts.tracing ?? {},
     };
     const pool = await InferencePool.start(options);
     const worker = new JukeboxWorker(options, model, pool);
@@ -364,6 +381,7 @@ export class JukeboxWorker {
           return fail(inferenceStatus(err as Error));
         }
         const { result, cancel } = started;
+        const spans = this.startSpans(call, 'sample window', req.windows.map((w) => ({ 'jukebox.job_id': w.jobId, 'jukebox.level': req.level, 'jukebox.window': w.windowIndex, 'jukebox.rows': w.labels.length })));
         const windowKeys = req.windows.map((w) => `${w.jobId}@${req.level}:${w.start}:${w.context[0]?.tokens.length ?? 0}`).join(',');
         log('worker', 'batch started', { level: req.level, windows: windowKeys, newTokens: req.newTokens, rows: total });
         this.metrics.windowsRunning.inc({ level }, windows);
@@ -382,9 +400,11 @@ export class JukeboxWorker {
             log('worker', 'batch sampled', { level: req.level, windows: windowKeys, newTokens: req.newTokens, rows: rows.length, seconds: Number(timing.seconds.toFixed(3)) });
             call.write({ result: { rows: toProtoRows(rows), seconds: timing.seconds, prefillSeconds: timing.prefillSeconds } });
             call.end();
+            for (const span of spans) endSpan(span);
           },
           (err: Error) => {
             this.metrics.windowsRunning.dec({ level }, windows);
+            for (const span of spans) endSpan(span, err.message);
             fail(inferenceStatus(err));
           },
         );
@@ -420,14 +440,19 @@ export class JukeboxWorker {
           return failWith(inferenceStatus(err as Error));
         }
         call.on('cancelled', started.cancel);
+        const spans = this.startSpans(call, 'decode', [{ 'jukebox.level': req.level, 'jukebox.tokens': t }]);
         started.result.then(
           ({ audio, seconds }) => {
+            for (const span of spans) endSpan(span);
             this.metrics.decodeSeconds.observe(seconds);
             this.metrics.busySeconds.inc({ level: 'decode' }, seconds);
             this.metrics.audioSeconds.inc({ level: 'decode' }, audio.reduce((n, a) => n + a.length, 0) / this.model.manifest.sampleRate);
             callback(null, { audio: audio.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength)), seconds });
           },
-          (err: Error) => failWith(inferenceStatus(err)),
+          (err: Error) => {
+            for (const span of spans) endSpan(span, err.message);
+            failWith(inferenceStatus(err));
+          },
         );
       },
     };
@@ -453,6 +478,7 @@ export class JukeboxWorker {
         log('worker', 'metrics shutdown failed', { error: (err as Error).message });
       }
       await this.pool.close();
+      await this.tracing?.shutdown().catch((err: Error) => log('worker', 'trace export failed', { error: err.message }));
     })();
     return this.closing;
   }

@@ -163,6 +163,14 @@ function describeError(err: unknown): string {
   return typeof e.code === 'number' && e.details !== undefined ? e.details : e.message;
 }
 
+/** `--levels`: "0,1" or "none" (no prior level: a decode-only worker). */
+function levelList(value: string): number[] {
+  if (value.trim() === 'none') return [];
+  const levels = value.split(',').map((v) => v.trim());
+  if (levels.some((v) => !/^\d+$/.test(v))) throw new CommanderArgError(`--levels: a comma list of level numbers or "none", got "${value.slice(0, 40)}"`);
+  return levels.map(Number);
+}
+
 const program = new Command('jukebox')
   .description('Render long songs with Jukebox-style models spread over many workers')
   .showHelpAfterError();
@@ -285,8 +293,9 @@ program
   .option('--host <host>', 'address to bind', '0.0.0.0')
   .option('--port <port>', 'gRPC port (0 = any free port)', int('--port'), 50052)
   .option('--metrics-port <port>', 'Prometheus /metrics port (0 = any free port, -1 = off)', int('--metrics-port'), 9465)
-  .option('--levels <list>', 'levels to host, e.g. "0,1" (default: all)')
+  .option('--levels <list>', 'levels to host, e.g. "0,1", or "none" for a decode-only worker (default: all)', levelList)
   .option('--no-decode', 'do not host the VQ-VAE decoders')
+  .option('--drain-seconds <s>', 'on SIGTERM, how long calls in flight may finish before they are cut (keep under the pod\'s grace period)', positiveInt('--drain-seconds'), 60)
   .option('--threads <n>', 'inference threads (batches at once)', positiveInt('--threads'), 1)
   .option('--max-batch-rows <n>', 'most rows one batch holds (windows of any jobs sampled together)', positiveInt('--max-batch-rows'), 16)
   .option('--batch-bucket <n>', 'pad every batch to n rows (0 = off; default: --max-batch-rows on CUDA, off on CPU)', int('--batch-bucket'))
@@ -303,13 +312,14 @@ program
   .option('--advertise <host:port>', 'address coordinators dial, announced over NATS (needed with --nats when --host is 0.0.0.0)')
   .option('--otlp-endpoint <url>', 'send OpenTelemetry traces (OTLP/HTTP, e.g. http://collector:4318/v1/traces); default $OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else off', process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)
   .action(
-    async (flags: { model: string; host: string; port: number; metricsPort: number; levels?: string; decode: boolean; threads: number; maxBatchRows: number; batchBucket?: number; intraOpThreads: number; samplingChunk?: number; provider: 'cpu' | 'cuda'; precision: 'auto' | 'fp32' | 'fp16'; announce?: boolean; nats?: string; advertise?: string; otlpEndpoint?: string }) => {
+    async (flags: { model: string; host: string; port: number; metricsPort: number; levels?: number[]; drainSeconds: number; decode: boolean; threads: number; maxBatchRows: number; batchBucket?: number; intraOpThreads: number; samplingChunk?: number; provider: 'cpu' | 'cuda'; precision: 'auto' | 'fp32' | 'fp16'; announce?: boolean; nats?: string; advertise?: string; otlpEndpoint?: string }) => {
       const worker = await JukeboxWorker.start({
         modelDir: flags.model,
         host: flags.host,
         port: flags.port,
         metricsPort: flags.metricsPort,
-        levels: flags.levels?.split(',').map(Number),
+        levels: flags.levels,
+        drainMs: flags.drainSeconds * 1000,
         decode: flags.decode,
         threads: flags.threads,
         maxBatchRows: flags.maxBatchRows,

@@ -310,7 +310,7 @@ describe('helm chart jukebox-dist', { skip: SKIP }, () => {
   test('worker args: the pool\'s levels, decode only in the decode pool, NATS, the pod IP advertised; flags the CLI knows', () => {
     const workerFlags = cliFlags('worker');
     const coordinatorFlags = cliFlags('coordinator');
-    const expectLevels: Record<string, string> = { level2: '2', level1: '1', level0: '0', decode: '0' };
+    const expectLevels: Record<string, string> = { level2: '2', level1: '1', level0: '0', decode: 'none' };
     for (const docs of [cpu, gpu]) {
       for (const d of workers(docs)) {
         const c = mainContainer(d);
@@ -358,7 +358,12 @@ describe('helm chart jukebox-dist', { skip: SKIP }, () => {
         const preStop = mainContainer(d).lifecycle?.preStop?.exec?.command;
         assert.equal(preStop?.[0], 'sleep', `${d.metadata.name}: preStop`);
         assert.ok(spec.terminationGracePeriodSeconds > Number(preStop[1]));
-        if (d.metadata.labels['app.kubernetes.io/component'] === 'worker') assert.ok(spec.terminationGracePeriodSeconds >= 120);
+        if (d.metadata.labels['app.kubernetes.io/component'] === 'worker') {
+          assert.ok(spec.terminationGracePeriodSeconds >= 120);
+          // The worker drains calls in flight for most of the grace period, and stops before it ends.
+          const drain = Number(flag(mainContainer(d).args, '--drain-seconds'));
+          assert.ok(drain >= 60 && drain + Number(preStop[1]) < spec.terminationGracePeriodSeconds, `${d.metadata.name}: drain ${drain} s`);
+        }
         const labels = d.spec.template.metadata.labels;
         assert.ok(selects(d.spec.selector.matchLabels, labels));
         const pdbs = byKind(docs, 'PodDisruptionBudget').filter((p) => selects(p.spec.selector.matchLabels, labels));

@@ -83,6 +83,8 @@ export interface WorkerOptions {
   advertise?: string;
   /** OpenTelemetry traces: a span per window and decode chunk, in the coordinator's trace. @default off */
   tracing?: TracingOptions;
+  /** On close, how long calls in flight may finish before they are cut. @default 5000 (the CLI's: 60 s) */
+  drainMs?: number;
 }
 
 type Rows = { tokens: number[] }[];
@@ -130,6 +132,7 @@ export class JukeboxWorker {
     const model = await readModelFolder(opts.modelDir);
     await verifyModelFiles(model);
     const levels = opts.levels ?? model.manifest.levels.map((l) => l.level);
+    if (levels.length === 0 && opts.decode === false) throw new Error('a worker must host a prior level or the VQ-VAE decoders (levels none and no decode)');
     if (opts.maxBatchRows !== undefined && !(Number.isInteger(opts.maxBatchRows) && opts.maxBatchRows >= 1)) {
       throw new Error(`maxBatchRows must be an integer >= 1, got ${opts.maxBatchRows}`);
     }
@@ -177,6 +180,7 @@ export class JukeboxWorker {
       nats: opts.nats ?? '',
       advertise: opts.advertise ?? '',
       tracing: opts.tracing ?? {},
+      drainMs: opts.drainMs ?? 5000,
     };
     const pool = await InferencePool.start(options);
     const worker = new JukeboxWorker(options, model, pool);
@@ -468,7 +472,7 @@ export class JukeboxWorker {
         log('worker', 'NATS shutdown failed', { error: (err as Error).message });
       }
       try {
-        await this.grpc?.close();
+        await this.grpc?.close(this.options.drainMs);
       } catch (err) {
         log('worker', 'grpc shutdown failed', { error: (err as Error).message });
       }

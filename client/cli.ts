@@ -1,7 +1,7 @@
 // The `jukebox` command line.
 import { Command, InvalidArgumentError as CommanderArgError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, open, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { ServiceError } from '@grpc/grpc-js';
 import { DEFAULT_MODEL_DIR, readModelFolder } from '../models/model-folder.js';
@@ -14,11 +14,13 @@ import { simulate } from '../coordinator/simulation.js';
 import { JukeboxWorker } from '../worker/worker-server.js';
 import { Coordinator } from '../coordinator/coordinator.js';
 import { CoordinatorClient, isTerminal, type JobView, type SubmitRequest } from './coordinator-client.js';
+import type { JobState } from '../proto/generated/jukebox/v1/JobState.js';
 import { ProgressDisplay } from './progress.js';
 import { outputPaths } from './output-paths.js';
 import { registerModelsCommand } from './models-command.js';
 import { startLocalCluster } from './local-cluster.js';
 import { setQuiet } from '../server/log.js';
+import { addSecurityOptions, connectCoordinator, coordinatorSecurity, workerServerSecurity, type CoordinatorSecurityFlags, type ServerSecurityFlags } from './security-flags.js';
 
 function int(name: string) {
   return (v: string): number => {
@@ -158,6 +160,20 @@ async function saveResults(client: CoordinatorClient, job: JobView, out: string 
   return written;
 }
 
+/**
+ * Writes a job's audio to `path` as it is decoded (FetchAudio with preview): the header holds the final length, so
+ * players read the file while it grows. Fails with the stream (ABORTED when the job fails or is cancelled).
+ */
+async function playTo(client: CoordinatorClient, jobId: string, sample: number, path: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const file = await open(path, 'w');
+  try {
+    for await (const chunk of client.audioChunks(jobId, sample, { preview: true })) await file.write(chunk.data, 0, chunk.data.length, chunk.offset);
+  } finally {
+    await file.close();
+  }
+}
+
 function describeError(err: unknown): string {
   const e = err as Partial<ServiceError> & Error;
   return typeof e.code === 'number' && e.details !== undefined ? e.details : e.message;
@@ -290,7 +306,7 @@ program
   .command('worker')
   .description('serve model levels over gRPC')
   .option('--model <dir>', 'model folder', DEFAULT_MODEL_DIR)
-  .option('--host <host>', 'address to bind', '0.0.0.0')
+  .option('--host <host>', 'address to bind (0.0.0.0: every interface; see README "Security")', '127.0.0.1')
   .option('--port <port>', 'gRPC port (0 = any free port)', int('--port'), 50052)
   .option('--metrics-port <port>', 'Prometheus /metrics port (0 = any free port, -1 = off)', int('--metrics-port'), 9465)
   .option('--levels <list>', 'levels to host, e.g. "0,1", or "none" for a decode-only worker (default: all)', levelList)
@@ -298,6 +314,7 @@ program
   .option('--drain-seconds <s>', 'on SIGTERM, how long calls in flight may finish before they are cut (keep under the pod\'s grace period)', positiveInt('--drain-seconds'), 60)
   .option('--threads <n>', 'inference threads (batches at once)', positiveInt('--threads'), 1)
   .option('--max-batch-rows <n>', 'most rows one batch holds (windows of any jobs sampled together)', positiveInt('--max-batch-rows'), 16)
+  .option('--max-decode-tokens <n>', "most tokens per row one Decode may carry (default: 16384 + 2 · the decoder's margin, a default coordinator's --decode-chunk)", positiveInt('--max-decode-tokens'))
   .option('--batch-bucket <n>', 'pad every batch to n rows (0 = off; default: --max-batch-rows on CUDA, off on CPU)', int('--batch-bucket'))
   .option('--intra-op-threads <n>', 'ONNX Runtime threads per session', positiveInt('--intra-op-threads'), 1)
   .option('--sampling-chunk <n>', "tokens per run of a level's fused loop graph (0 = the step graph, one run per token; default: the manifest's)", int('--sampling-chunk'))
@@ -312,7 +329,7 @@ program
   .option('--advertise <host:port>', 'address coordinators dial, announced over NATS (needed with --nats when --host is 0.0.0.0)')
   .option('--otlp-endpoint <url>', 'send OpenTelemetry traces (OTLP/HTTP, e.g. http://collector:4318/v1/traces); default $OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else off', process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)
   .action(
-    async (flags: { model: string; host: string; port: number; metricsPort: number; levels?: number[]; drainSeconds: number; decode: boolean; threads: number; maxBatchRows: number; batchBucket?: number; intraOpThreads: number; samplingChunk?: number; provider: 'cpu' | 'cuda'; precision: 'auto' | 'fp32' | 'fp16'; announce?: boolean; nats?: string; advertise?: string; otlpEndpoint?: string }) => {
+    async (flags: { model: string; host: string; port: number; metricsPort: number; levels?: number[]; drainSeconds: number; decode: boolean; threads: number; maxBatchRows: number; maxDecodeTokens?: number; batchBucket?: number; intraOpThreads: number; samplingChunk?: number; provider: 'cpu' | 'cuda'; precision: 'auto' | 'fp32' | 'fp16'; announce?: boolean; nats?: string; advertise?: string; otlpEndpoint?: string } & ServerSecurityFlags) => {
       const worker = await JukeboxWorker.start({
         modelDir: flags.model,
         host: flags.host,
@@ -323,6 +340,7 @@ program
         decode: flags.decode,
         threads: flags.threads,
         maxBatchRows: flags.maxBatchRows,
+        maxDecodeTokens: flags.maxDecodeTokens,
         batchBucket: flags.batchBucket,
         intraOpThreads: flags.intraOpThreads,
         samplingChunk: flags.samplingChunk,
@@ -331,8 +349,11 @@ program
         nats: flags.nats,
         advertise: flags.advertise,
         tracing: { endpoint: flags.otlpEndpoint },
+        security: workerServerSecurity(flags),
+        healthPort: flags.healthPort,
+        metricsHost: flags.metricsHost,
       });
-      if (flags.announce) process.stdout.write(`${JSON.stringify({ listening: worker.address, metricsPort: worker.metricsPort })}\n`);
+      if (flags.announce) process.stdout.write(`${JSON.stringify({ listening: worker.address, metricsPort: worker.metricsPort, healthPort: worker.healthPort })}\n`);
       const stop = (): void => {
         void worker.close().then(() => process.exit(0));
       };
@@ -352,14 +373,14 @@ program
   .option('--retention <seconds>', 'JetStream: drop job records, tokens and audio older than this (0 = until the job is dropped)', int('--retention'), 0)
   .option('--store-max-bytes <bytes>', 'JetStream: most bytes each bucket or stream holds (-1 = unlimited)', int('--store-max-bytes'), -1)
   .option('--model <dir...>', 'model folder(s) to accept jobs for', [DEFAULT_MODEL_DIR])
-  .option('--host <host>', 'address to bind', '0.0.0.0')
+  .option('--host <host>', 'address to bind (0.0.0.0: every interface; see README "Security")', '127.0.0.1')
   .option('--port <port>', 'gRPC port', int('--port'), 50051)
   .option('--metrics-port <port>', 'Prometheus /metrics port (-1 = off)', int('--metrics-port'), 9464)
   .option('--decode-chunk <tokens>', 'bottom-level tokens per decode chunk', positiveInt('--decode-chunk'), 16384)
   .option('--max-jobs <n>', 'unfinished jobs accepted before SubmitJob answers RESOURCE_EXHAUSTED', positiveInt('--max-jobs'), 64)
   .option('--max-rows <n>', 'unfinished sample rows accepted before SubmitJob answers RESOURCE_EXHAUSTED', positiveInt('--max-rows'), 256)
   .option('--announce', 'print {"listening": address} on stdout once serving')
-  .action(async (flags: { workers: string; nats?: string; otlpEndpoint?: string; coordinatorId?: string; leaseTtl: number; retention: number; storeMaxBytes: number; model: string[]; host: string; port: number; metricsPort: number; decodeChunk: number; maxJobs: number; maxRows: number; announce?: boolean }) => {
+  .action(async (flags: { workers: string; nats?: string; otlpEndpoint?: string; coordinatorId?: string; leaseTtl: number; retention: number; storeMaxBytes: number; model: string[]; host: string; port: number; metricsPort: number; decodeChunk: number; maxJobs: number; maxRows: number; announce?: boolean } & CoordinatorSecurityFlags) => {
     const workers = flags.workers.split(',').filter(Boolean);
     if (workers.length === 0 && !flags.nats) program.error('error: give --workers host:port,... or --nats URL (or both)');
     const c = await Coordinator.start({
@@ -375,8 +396,11 @@ program
       metricsPort: flags.metricsPort,
       decodeChunkTokens: flags.decodeChunk,
       limits: { maxPendingJobs: flags.maxJobs, maxPendingRows: flags.maxRows },
+      ...coordinatorSecurity(flags),
+      healthPort: flags.healthPort,
+      metricsHost: flags.metricsHost,
     });
-    if (flags.announce) process.stdout.write(`${JSON.stringify({ listening: c.address, metricsPort: c.metricsPort })}\n`);
+    if (flags.announce) process.stdout.write(`${JSON.stringify({ listening: c.address, metricsPort: c.metricsPort, healthPort: c.healthPort })}\n`);
     const stop = (): void => {
       void c.close().then(() => process.exit(0));
     };
@@ -395,7 +419,7 @@ addJobOptions(
     .option('--levels <n>', 'levels of the model (for per-level sampling flags)', int('--levels'), 3)
     .option('--wait', 'watch until it ends'),
 ).action(async (flags: JobFlags & { coordinator: string; levels: number; wait?: boolean }) => {
-  const client = new CoordinatorClient(flags.coordinator);
+  const client = connectCoordinator(flags);
   try {
     const job = await client.submit(submitRequest(flags, flags.model, flags.levels));
     process.stdout.write(`${job.jobId}\n`);
@@ -412,10 +436,16 @@ program
   .command('watch <jobId>')
   .description('show a job\'s progress until it ends')
   .option(...COORDINATOR_FLAG)
-  .action(async (jobId: string, flags: { coordinator: string }) => {
-    const client = new CoordinatorClient(flags.coordinator);
+  .option('--play-to <file.wav>', 'write the audio to FILE.wav as it is decoded (a WAV that grows while the job runs)')
+  .option('--sample <k>', 'with --play-to: the sample row, 0-based', int('--sample'), 0)
+  .action(async (jobId: string, flags: { coordinator: string; playTo?: string; sample: number }) => {
+    const client = connectCoordinator(flags);
     try {
+      const playing = flags.playTo ? playTo(client, jobId, flags.sample, flags.playTo) : undefined;
+      // Awaited below; handled now so that a failure while the watch runs is not an unhandled rejection.
+      playing?.catch(() => undefined);
       const job = await watchWithProgress(client, jobId, true);
+      if (playing) await playing;
       if (job.error) process.stderr.write(`${job.error}\n`);
       if (job.state !== 'JOB_STATE_SUCCEEDED') process.exitCode = 1;
     } finally {
@@ -431,7 +461,7 @@ program
   .option('--tokens-out <file.json>', 'write every level\'s tokens as JSON')
   .action(async (jobId: string, flags: { coordinator: string; out?: string; tokensOut?: string }) => {
     if (!flags.out && !flags.tokensOut) throw new Error('give --out and/or --tokens-out');
-    const client = new CoordinatorClient(flags.coordinator);
+    const client = connectCoordinator(flags);
     try {
       const job = await client.get(jobId);
       const written = await saveResults(client, job, flags.out, flags.tokensOut);
@@ -446,7 +476,7 @@ program
   .description('cancel a job')
   .option(...COORDINATOR_FLAG)
   .action(async (jobId: string, flags: { coordinator: string }) => {
-    const client = new CoordinatorClient(flags.coordinator);
+    const client = connectCoordinator(flags);
     try {
       const job = await client.cancel(jobId);
       process.stdout.write(`${job.jobId} ${job.state.replace('JOB_STATE_', '')}\n`);
@@ -457,17 +487,19 @@ program
 
 program
   .command('list')
-  .description('list jobs')
+  .description('list jobs, oldest first')
   .option(...COORDINATOR_FLAG)
+  .option('--state <state...>', 'only jobs in these states (queued, running, decoding, succeeded, failed, cancelled)')
   .option('--json', 'JSON output')
-  .action(async (flags: { coordinator: string; json?: boolean }) => {
-    const client = new CoordinatorClient(flags.coordinator);
+  .action(async (flags: { coordinator: string; json?: boolean; state?: string[] }) => {
+    const client = connectCoordinator(flags);
     try {
-      const jobs = await client.list();
+      const states = (flags.state ?? []).map((s) => `JOB_STATE_${s.toUpperCase()}` as JobState);
+      const jobs = await client.list({ states });
       if (flags.json) process.stdout.write(`${JSON.stringify(jobs, null, 2)}\n`);
       else
         for (const j of jobs) {
-          process.stdout.write(`${j.jobId}  ${j.state.replace('JOB_STATE_', '').padEnd(9)}  ${j.model}  ${j.durationSeconds}s x${j.samples}  seed ${j.seed}\n`);
+          process.stdout.write(`${j.jobId}  ${j.state.replace('JOB_STATE_', '').padEnd(9)}  ${j.model}  ${j.durationSeconds}s x${j.samples}  seed ${j.seed}  ${Math.floor(j.progress * 100)}%\n`);
         }
     } finally {
       client.close();
@@ -475,6 +507,7 @@ program
   });
 
 registerModelsCommand(program);
+addSecurityOptions(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`jukebox: ${describeError(err)}\n`);

@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Coordinator } from '../coordinator/coordinator.js';
+import { readModelFolder } from '../models/model-folder.js';
 
 /** This module runs compiled (dist/client/local-cluster.js) or from source through tsx (client/local-cluster.ts). */
 const COMPILED = import.meta.url.endsWith('.js');
@@ -35,10 +36,11 @@ export interface LocalCluster {
 }
 
 /** Starts one worker process; resolves with its gRPC address once it listens. */
-export function spawnWorker(modelDir: string, threads: number, verbose: boolean, maxBatchRows = 16): Promise<{ child: ChildProcess; address: string }> {
+export function spawnWorker(modelDir: string, threads: number, verbose: boolean, maxBatchRows = 16, maxDecodeTokens?: number): Promise<{ child: ChildProcess; address: string }> {
+  const decodeLimit = maxDecodeTokens === undefined ? [] : ['--max-decode-tokens', String(maxDecodeTokens)];
   const child = spawn(
     process.execPath,
-    [...nodeFlags(), CLI_PATH, 'worker', '--model', modelDir, '--host', '127.0.0.1', '--port', '0', '--metrics-port', '-1', '--threads', String(threads), '--max-batch-rows', String(maxBatchRows), '--announce'],
+    [...nodeFlags(), CLI_PATH, 'worker', '--model', modelDir, '--host', '127.0.0.1', '--port', '0', '--metrics-port', '-1', '--threads', String(threads), '--max-batch-rows', String(maxBatchRows), ...decodeLimit, '--announce'],
     { stdio: ['ignore', 'pipe', verbose ? 'inherit' : 'pipe'] },
   );
   let stderr = '';
@@ -82,8 +84,12 @@ function stopChild(child: ChildProcess): Promise<void> {
 }
 
 export async function startLocalCluster(opts: LocalClusterOptions): Promise<LocalCluster> {
+  // The workers take decode chunks of the size this cluster's coordinator sends (margins on both sides).
+  const { manifest } = await readModelFolder(opts.modelDir);
+  const margin = Math.max(0, ...manifest.vqvae.decoders.map((d) => d.marginTokens));
+  const maxDecodeTokens = opts.decodeChunkTokens === undefined ? undefined : opts.decodeChunkTokens + 2 * margin;
   const started = await Promise.allSettled(
-    Array.from({ length: opts.workers }, () => spawnWorker(opts.modelDir, opts.threadsPerWorker ?? 1, opts.verbose ?? false, opts.maxBatchRows ?? 16)),
+    Array.from({ length: opts.workers }, () => spawnWorker(opts.modelDir, opts.threadsPerWorker ?? 1, opts.verbose ?? false, opts.maxBatchRows ?? 16, maxDecodeTokens)),
   );
   const children = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value.child] : []));
   const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');

@@ -4,6 +4,9 @@ import type { Command } from 'commander';
 import { levelGraphList, modelFiles, readModelFolder, verifyModelFiles, type ModelFolder } from '../models/model-folder.js';
 import { CONTRACT_VERSION, DEFAULT_SAMPLING_CHUNK } from '../shared/manifest.js';
 import type { LevelManifest, Manifest } from '../shared/types.js';
+import { formatSecondsUp } from '../shared/plan.js';
+import type { ModelInfo__Output } from '../proto/generated/jukebox/v1/ModelInfo.js';
+import { connectCoordinator } from './security-flags.js';
 
 /**
  * Reads and verifies a model folder: the manifest against the contract (this build speaks version
@@ -80,9 +83,41 @@ export function describeModel(folder: ModelFolder): string {
   return out.join('\n');
 }
 
-/** Adds `models check DIR` to the program. Exit code 1 with the reason on stderr when the folder is not usable. */
+/** `models labels`: what each model a coordinator serves accepts, as ListModels answers. */
+export function describeLabels(models: ModelInfo__Output[], search: string): string {
+  const out: string[] = [];
+  for (const m of models) {
+    const filtered = search !== '' ? ` matching "${search}"` : '';
+    out.push(`model ${m.model} (${m.ready ? 'ready' : 'not ready: a level or decoding has no worker'}, labels ${m.labelsVersion}, ${m.sampleRate} Hz)`);
+    out.push(`  songs ${formatSecondsUp(m.minDurationSeconds)} up to (not including) ${m.maxDurationSeconds} s; modes ${m.modes.map((x) => x.replace('JOB_MODE_', '').toLowerCase()).join(', ')}`);
+    out.push(`  lyrics: ${m.lyrics ? `at most ${m.lyricsMaxChars} characters` : 'none'}; at most ${m.maxGenreWords} genre word${m.maxGenreWords === 1 ? '' : 's'}`);
+    out.push(`  levels: ${m.levels.map((l) => `${l.level} (hop ${l.hopLength}, window ${l.windowSeconds.toFixed(2)} s${l.lyrics ? ', lyrics' : ''})`).join(', ')}`);
+    out.push(`  artists${filtered}: ${m.artists.length} of ${m.artistsTotal}`);
+    for (const a of m.artists) out.push(`    ${a}`);
+    out.push(`  genres${filtered}: ${m.genres.length} of ${m.genresTotal}`);
+    for (const g of m.genres) out.push(`    ${g}`);
+  }
+  return out.join('\n');
+}
+
+/** Adds `models check DIR` and `models labels [MODEL]` to the program. */
 export function registerModelsCommand(program: Command): void {
-  const models = program.command('models').description('inspect model folders');
+  const models = program.command('models').description('inspect model folders, and the models a coordinator serves');
+  models
+    .command('labels [model]')
+    .description('list the artists and genres (searchable), lyrics limit, song lengths, levels and modes of the models a coordinator serves')
+    .option('--coordinator <address>', 'coordinator address', process.env.JUKEBOX_COORDINATOR ?? '127.0.0.1:50051')
+    .option('--search <text>', 'only artists and genres whose name holds TEXT (case-insensitive)', '')
+    .option('--json', 'JSON output (ListModels as is)')
+    .action(async (model: string | undefined, flags: { coordinator: string; search: string; json?: boolean }) => {
+      const client = connectCoordinator(flags);
+      try {
+        const found = await client.listModels({ model: model ?? '', search: flags.search });
+        process.stdout.write(`${flags.json ? JSON.stringify(found, null, 2) : describeLabels(found, flags.search)}\n`);
+      } finally {
+        client.close();
+      }
+    });
   models
     .command('check <dir>')
     .description(`validate a model folder (manifest, contract version ${CONTRACT_VERSION}, graph files and sha256) and print its levels`)

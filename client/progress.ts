@@ -17,7 +17,9 @@ export function formatProgress(job: JobView): string[] {
         `level ${l.level} ${bar(l.tokensDone, l.tokensTotal)} windows ${l.windowsDone}/${l.windowsTotal}  ` +
         `tokens ${l.tokensDone}/${l.tokensTotal}  ${l.tokensPerSecond.toFixed(0)} tok/s`,
     );
-  lines.push(`decode  ${bar(job.decodeChunksDone, job.decodeChunksTotal)} chunks ${job.decodeChunksDone}/${job.decodeChunksTotal}  ${job.state.replace('JOB_STATE_', '')}`);
+  const decoded = job.decodedSeconds > 0 ? `  ${job.decodedSeconds.toFixed(1)} s decoded` : '';
+  lines.push(`decode  ${bar(job.decodeChunksDone, job.decodeChunksTotal)} chunks ${job.decodeChunksDone}/${job.decodeChunksTotal}${decoded}  ${job.state.replace('JOB_STATE_', '')}`);
+  lines.push(`overall ${bar(job.progress ?? 0, 1)}`);
   lines.push(statusLine(job));
   return lines;
 }

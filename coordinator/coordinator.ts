@@ -27,7 +27,8 @@ import { MemoryJobStore, TERMINAL_STATES, type JobRecord, type JobStore } from '
 import { createJob } from './job-factory.js';
 import { CoordinatorMetrics } from './metrics.js';
 import { WorkerDirectory } from './worker-directory.js';
-import { GrpcWorkerConnection } from './grpc-worker.js';
+import { GrpcWorkerConnection, workerChannel, type WorkerChannelSecurity } from './grpc-worker.js';
+import { isLoopback, principalOf, type ServerSecurity } from '../server/security.js';
 import { windowsDone } from './scheduler.js';
 import { admissionRefusal, type AdmissionLimits } from './schedule-order.js';
 import type { ConnectWorker } from './worker-connection.js';
@@ -42,6 +43,7 @@ import { OtelJobTracer } from './job-tracing.js';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { JobPersistence } from './job-persistence.js';
 import { finishedJob, plannedJob, replayDecoded, replayWindows } from './job-restore.js';
+import { jobExtras, levelProgress, listJobsPage, modelInfo, streamPreview } from './api-views.js';
 
 export const COORDINATOR_SERVICE = 'jukebox.v1.Coordinator';
 
@@ -70,6 +72,17 @@ export interface CoordinatorOptions {
   port?: number;
   /** Port for /metrics; -1 disables it. @default -1 */
   metricsPort?: number;
+  /** Address /metrics binds. @default host */
+  metricsHost?: string;
+  /**
+   * TLS (mTLS) for the gRPC service, and bearer tokens: with tokens every call but health checks needs one, a
+   * submitter sees and cancels only its own jobs, an admin all. @default plaintext, no authentication
+   */
+  security?: ServerSecurity;
+  /** Also serve gRPC health alone, in plaintext, on this port (for probes that cannot do TLS). @default none */
+  healthPort?: number;
+  /** How to reach the workers: TLS (mTLS) and their shared secret. @default plaintext, no secret */
+  workerSecurity?: WorkerChannelSecurity;
   /** Bottom-level tokens per decode chunk (margins come on top). @default 16384 */
   decodeChunkTokens?: number;
   store?: JobStore;
@@ -158,7 +171,8 @@ export class Coordinator {
     this.persistence = new JobPersistence(this.durable);
     this.owner = options.coordinatorId ?? (options.port ? `${hostname()}:${options.port}` : `coordinator-${randomUUID()}`);
     this.leaseTtlMs = options.leaseTtlMs ?? 10_000;
-    this.workers = new WorkerDirectory(options.connectWorker ?? ((a) => new GrpcWorkerConnection(a)), options.dispatch?.clock);
+    const channel = options.connectWorker ? undefined : workerChannel(options.workerSecurity);
+    this.workers = new WorkerDirectory(options.connectWorker ?? ((a) => new GrpcWorkerConnection(a, channel)), options.dispatch?.clock);
     this.limits = { maxPendingJobs: options.limits?.maxPendingJobs ?? 64, maxPendingRows: options.limits?.maxPendingRows ?? 256 };
     this.tracing = startTracing('jukebox-coordinator', options.tracing ?? {});
     this.dispatcher = new Dispatcher(this.store, this.workers, this.metrics, this.persistence, {
@@ -205,12 +219,20 @@ export class Coordinator {
     c.dispatcher.on('update', (job) => {
       if (TERMINAL_STATES.has(job.state)) void c.persistence.settled(job.id).then(() => c.durable.releaseLease(job.id, c.owner)).catch(() => undefined);
     });
-    const { server, health } = createGrpcServer(COORDINATOR_SERVICE);
+    const { server, health } = createGrpcServer(COORDINATOR_SERVICE, options.security);
     server.addService(jukeboxProto().Coordinator.service, c.handlers());
     const host = options.host ?? '127.0.0.1';
-    c.grpc = await listen(server, health, COORDINATOR_SERVICE, host, options.port ?? 0);
-    if ((options.metricsPort ?? -1) >= 0) c.metricsServer = await serveMetrics(c.metrics.registry, host, options.metricsPort!);
-    log('coordinator', 'listening', { address: c.grpc.address, models: [...c.models.keys()].join(','), workers: options.workers.length });
+    c.grpc = await listen(server, health, COORDINATOR_SERVICE, host, options.port ?? 0, { tls: options.security?.tls, healthPort: options.healthPort });
+    if ((options.metricsPort ?? -1) >= 0) c.metricsServer = await serveMetrics(c.metrics.registry, options.metricsHost ?? host, options.metricsPort!);
+    log('coordinator', 'listening', {
+      address: c.grpc.address,
+      models: [...c.models.keys()].join(','),
+      workers: options.workers.length,
+      tls: options.security?.tls ? (options.security.tls.clientCa ? 'mutual' : 'on') : 'off',
+      tokens: options.security?.tokens?.size ?? 0,
+    });
+    if (!isLoopback(host) && !options.security?.tokens) log('coordinator', 'WARNING: no --tokens-file: anyone who reaches this address can list, cancel and fetch every job', { host });
+    if (!isLoopback(host) && !options.security?.tls) log('coordinator', 'WARNING: no TLS: calls, tokens and audio cross the network in plaintext', { host });
     return c;
   }
 
@@ -220,6 +242,11 @@ export class Coordinator {
 
   get metricsPort(): number | undefined {
     return this.metricsServer?.port;
+  }
+
+  /** The plaintext health-only port (CoordinatorOptions.healthPort), when there is one. */
+  get healthPort(): number | undefined {
+    return this.grpc?.healthPort;
   }
 
   /**
@@ -287,14 +314,14 @@ export class Coordinator {
   }
 
   /** Validates and plans a job, then hands it to the dispatcher once it is durable. Throws InvalidArgumentError on bad input. */
-  async submit(req: JobRequest, wavFormat: string): Promise<JobRecord> {
+  async submit(req: JobRequest, wavFormat: string, owner?: string): Promise<JobRecord> {
     // An empty model means the one model this coordinator serves, when it serves exactly one.
     const model = req.model === '' && this.models.size === 1 ? [...this.models.values()][0] : this.models.get(req.model);
     if (!model) {
-      throw new InvalidArgumentError('model', `model: unknown model "${req.model}"; this coordinator serves ${[...this.models.keys()].join(', ')}`);
+      throw new InvalidArgumentError('model', `model: unknown model ${JSON.stringify(cutText(req.model))}; this coordinator serves ${[...this.models.keys()].join(', ')}`);
     }
     if (wavFormat !== '' && wavFormat !== 'pcm16' && wavFormat !== 'float32') {
-      throw new InvalidArgumentError('wav_format', `wav_format: must be "pcm16" or "float32", got "${wavFormat}"`);
+      throw new InvalidArgumentError('wav_format', `wav_format: must be "pcm16" or "float32", got ${JSON.stringify(cutText(wavFormat))}`);
     }
     const { manifest } = model;
     const spec = validateJobRequest({ ...req, model: manifest.modelId }, manifest);
@@ -322,6 +349,7 @@ export class Coordinator {
       manifest,
       decodeChunkTokens: this.decodeChunkTokens,
       stepCost: this.options.stepCost,
+      ...(owner !== undefined ? { owner } : {}),
     });
     this.dispatcher.add(job, { manifest, labels: resolveLabels(spec, manifest) });
     // The job is accepted once it is durable and this coordinator holds its lease.
@@ -336,6 +364,7 @@ export class Coordinator {
       mode: spec.mode,
       segments: plan.levels.map((lp) => lp.segments.length).join(','),
       priority: spec.priority,
+      ...(owner !== undefined ? { owner } : {}),
     });
     return job;
   }
@@ -368,6 +397,7 @@ export class Coordinator {
           // What the level's windows sample: the level once in exact mode, plus the warm-ups in sharded mode.
           tokensTotal: lp.windows.reduce((n, w) => n + w.newTokens, 0),
           tokensPerSecond: elapsed > 0 ? tokensDone / elapsed : 0,
+          progress: levelProgress(job, l),
         };
       }),
       error: job.error ?? '',
@@ -381,12 +411,23 @@ export class Coordinator {
       priority: job.spec.priority,
       queuePosition: this.dispatcher.queuePosition(job),
       ...(eta !== undefined ? { etaSeconds: eta } : {}),
+      ...jobExtras(job),
     };
   }
 
-  private findJob(id: string): JobRecord | grpc.ServiceError {
+  /** The job, or the status that refuses it: with tokens, a submitter reaches only the jobs it submitted. */
+  private findJob(id: string, call: { metadata: grpc.Metadata }): JobRecord | grpc.ServiceError {
     if (!id) return statusError(grpc.status.INVALID_ARGUMENT, 'job_id: required');
-    return this.store.get(id) ?? statusError(grpc.status.NOT_FOUND, `job_id: no job "${id}"`);
+    const job = this.store.get(id);
+    // The id as sent may be anything, of any length: a short piece of it goes back (gRPC metadata is small).
+    if (!job) return statusError(grpc.status.NOT_FOUND, `job_id: no job "${id.length > 64 ? `${id.slice(0, 61)}...` : id}"`);
+    if (!mayReach(call, job)) return statusError(grpc.status.PERMISSION_DENIED, `job_id: job "${id}" is not yours (submitters reach only their own jobs)`);
+    return job;
+  }
+
+  /** The jobs a caller may see: all without tokens or for an admin, its own for a submitter. */
+  private visibleJobs(call: { metadata: grpc.Metadata }): JobRecord[] {
+    return this.store.list().filter((j) => mayReach(call, j));
   }
 
   private handlers(): CoordinatorHandlers {
@@ -411,6 +452,7 @@ export class Coordinator {
               priority: r.priority,
             },
             r.wavFormat,
+            principalOf(call)?.name,
           );
           callback(null, this.toProto(job));
         } catch (err) {
@@ -424,24 +466,40 @@ export class Coordinator {
       },
 
       GetJob: (call, callback) => {
-        const job = this.findJob(call.request.jobId);
+        const job = this.findJob(call.request.jobId, call);
         if (job instanceof Error) return callback(job);
         callback(null, this.toProto(job));
       },
 
-      ListJobs: (_call, callback) => {
-        callback(null, { jobs: this.store.list().map((j) => this.toProto(j)) });
+      ListJobs: (call, callback) => {
+        try {
+          const page = listJobsPage(this.visibleJobs(call), call.request);
+          callback(null, { jobs: page.jobs.map((j) => this.toProto(j)), nextPageToken: page.nextPageToken, totalSize: page.totalSize });
+        } catch (err) {
+          callback(statusError(err instanceof InvalidArgumentError ? grpc.status.INVALID_ARGUMENT : grpc.status.INTERNAL, (err as Error).message));
+        }
+      },
+
+      ListModels: (call, callback) => {
+        const { model, search } = call.request;
+        const folders = [...this.models.values()].filter((m) => model === '' || m.manifest.modelId === model);
+        if (folders.length === 0) {
+          const shown = model.length > 64 ? `${model.slice(0, 61)}...` : model;
+          return callback(statusError(grpc.status.NOT_FOUND, `model: no model "${shown}"; this coordinator serves ${[...this.models.keys()].join(', ')}`));
+        }
+        const ready = (m: ModelFolder): boolean => this.workers.missingFor(m.hash, m.manifest.levels.map((l) => l.level)).length === 0;
+        callback(null, { models: folders.map((m) => modelInfo(m, search.slice(0, 200), ready(m))) });
       },
 
       CancelJob: (call, callback) => {
-        const job = this.findJob(call.request.jobId);
+        const job = this.findJob(call.request.jobId, call);
         if (job instanceof Error) return callback(job);
         this.dispatcher.cancel(job);
         callback(null, this.toProto(job));
       },
 
       WatchJob: (call: grpc.ServerWritableStream<WatchJobRequest__Output, JobEvent>) => {
-        const job = this.findJob(call.request.jobId);
+        const job = this.findJob(call.request.jobId, call);
         if (job instanceof Error) {
           call.emit('error', job);
           return;
@@ -455,13 +513,34 @@ export class Coordinator {
       },
 
       FetchAudio: (call: grpc.ServerWritableStream<FetchAudioRequest__Output, AudioChunk>) => {
-        const job = this.findJob(call.request.jobId);
+        const job = this.findJob(call.request.jobId, call);
         if (job instanceof Error) {
           call.emit('error', job);
           return;
         }
+        if (call.request.preview && !TERMINAL_STATES.has(job.state)) {
+          // The audio decoded so far, then the rest as it is decoded (api-views streamPreview).
+          const row = call.request.sample;
+          if (!Number.isInteger(row) || row < 0 || row >= job.spec.samples) {
+            call.emit('error', statusError(grpc.status.INVALID_ARGUMENT, `sample: must be 0..${job.spec.samples - 1}, got ${row}`));
+            return;
+          }
+          const source = {
+            durable: this.durable,
+            current: () => this.store.get(job.id),
+            onChange: (fn: () => void) => {
+              const h = (j: JobRecord): void => {
+                if (j.id === job.id) fn();
+              };
+              this.dispatcher.on('update', h);
+              return () => void this.dispatcher.off('update', h);
+            },
+          };
+          void streamPreview(call, job, row, source, Math.min(AUDIO_CHUNK_BYTES, this.options.audioChunkBytes ?? AUDIO_CHUNK_BYTES));
+          return;
+        }
         if (job.state !== 'SUCCEEDED') {
-          call.emit('error', statusError(grpc.status.FAILED_PRECONDITION, `job ${job.id} is ${job.state}; audio exists once it has SUCCEEDED`));
+          call.emit('error', statusError(grpc.status.FAILED_PRECONDITION, `job ${job.id} is ${job.state}; audio exists once it has SUCCEEDED (or ask for a preview while it runs)`));
           return;
         }
         const sample = call.request.sample;
@@ -484,7 +563,7 @@ export class Coordinator {
       },
 
       FetchTokens: (call: grpc.ServerWritableStream<FetchTokensRequest__Output, TokenChunk>) => {
-        const job = this.findJob(call.request.jobId);
+        const job = this.findJob(call.request.jobId, call);
         if (job instanceof Error) {
           call.emit('error', job);
           return;
@@ -615,6 +694,12 @@ export class Coordinator {
   }
 }
 
+/** Whether the caller may see and act on a job: anyone without tokens, an admin always, a submitter its own jobs. */
+function mayReach(call: { metadata: grpc.Metadata }, job: JobRecord): boolean {
+  const who = principalOf(call);
+  return who === undefined || who.role === 'admin' || (job.owner !== undefined && job.owner === who.name);
+}
+
 /** Largest TokenChunk, in tokens (about 1 MiB as varints). */
 export const TOKEN_CHUNK = 262_144;
 
@@ -679,4 +764,9 @@ function drainedOrGone(call: grpc.ServerWritableStream<unknown, unknown>): Promi
     call.on('cancelled', done);
     call.on('error', done);
   });
+}
+
+/** An echoed input, cut short: error messages must fit in gRPC metadata whatever the input. */
+function cutText(value: string, max = 64): string {
+  return value.length > max ? `${value.slice(0, max - 3)}...` : value;
 }

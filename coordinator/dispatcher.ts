@@ -7,7 +7,7 @@ import { log } from '../server/log.js';
 import { readyTasks, isComplete, samplingComplete, taskKey, taskLevelLabel, tokensNeededFrom, type Task } from './scheduler.js';
 import { CRITICAL_FRACTION, batchOrder, holdUntil, scheduleOrder, queuePositions, type BatchCandidate, type JobShare } from './schedule-order.js';
 import { decideRetry, type RetryPolicy, type TaskFailure } from './retry.js';
-import { TERMINAL_STATES, transition, type JobRecord, type JobState, type JobStore } from './job.js';
+import { TERMINAL_STATES, transition, type JobErrorCode, type JobRecord, type JobState, type JobStore } from './job.js';
 import { realClock, type Clock, type Timer } from './clock.js';
 import type { WorkerDirectory, WorkerEntry, WorkerRequirement } from './worker-directory.js';
 import { kernelProfile, type RemoteCall, type WindowItem } from './worker-connection.js';
@@ -143,7 +143,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     this.tracing.jobStarted(job.id, { 'jukebox.model': job.spec.model, 'jukebox.seconds': job.spec.durationSeconds, 'jukebox.samples': job.spec.samples, 'jukebox.mode': job.spec.mode, 'jukebox.resumed': restored ? 1 : 0 });
     if (!restored) {
       this.persistence.create(job).catch((err: Error) => {
-        if (!TERMINAL_STATES.has(job.state)) this.setState(job, 'FAILED', `storing the job failed: ${err.message}`);
+        if (!TERMINAL_STATES.has(job.state)) this.setState(job, 'FAILED', `storing the job failed: ${err.message}`, { code: 'STORE' });
       });
     }
     this.emit('update', job);
@@ -193,10 +193,14 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     return this.contexts.has(jobId);
   }
 
-  private setState(job: JobRecord, to: JobState, error?: string): void {
+  private setState(job: JobRecord, to: JobState, error?: string, why?: { code: JobErrorCode; task?: string }): void {
     const from = job.state;
     job.state = transition(from, to);
     if (error) job.error = error;
+    if (to === 'FAILED') {
+      job.errorCode = why?.code ?? 'INTERNAL';
+      if (why?.task !== undefined) job.errorTask = why.task;
+    }
     if (TERMINAL_STATES.has(to)) {
       this.tracing.jobEnded(job.id, to, error);
       job.finishedAtMs = Date.now();
@@ -218,7 +222,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       f();
     } catch (err) {
       log('coordinator', 'job handling failed', { job: job.id, what, error: (err as Error).stack ?? String(err) });
-      if (!TERMINAL_STATES.has(job.state)) this.setState(job, 'FAILED', `internal error while ${what}: ${(err as Error).message}`);
+      if (!TERMINAL_STATES.has(job.state)) this.setState(job, 'FAILED', `internal error while ${what}: ${(err as Error).message}`, { code: 'INTERNAL' });
     }
   }
 
@@ -416,6 +420,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     job.readySince.delete(key);
     if (worker.info) job.kernels ??= kernelProfile(worker.info);
     job.startedMs ??= this.clock.now();
+    job.startedAtMs ??= Date.now();
     job.virtualTime += cost / job.spec.priority;
     if (job.state === 'QUEUED') this.setState(job, 'RUNNING');
   }
@@ -430,7 +435,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     if (now - job.unservedSinceMs < this.opts.unservedTimeoutMs) return;
     const what = unserved.kind === 'decode' ? 'VQ-VAE decoding' : `level ${unserved.level}`;
     const pinned = job.kernels ? ` on ${job.kernels}` : '';
-    this.setState(job, 'FAILED', `no live worker can run ${what} of model ${job.spec.model}${pinned} for ${Math.round(this.opts.unservedTimeoutMs / 1000)} s`);
+    this.setState(job, 'FAILED', `no live worker can run ${what} of model ${job.spec.model}${pinned} for ${Math.round(this.opts.unservedTimeoutMs / 1000)} s`, { code: 'NO_WORKER' });
   }
 
   private track(jobs: JobRecord[], bc: BatchCall): () => void {
@@ -691,7 +696,8 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     job.attempts.set(key, attempts);
     this.metrics.taskFailed(taskLevelLabel(key), failure.kind, decision.action === 'retry');
     if (decision.action === 'fail') {
-      this.setState(job, 'FAILED', decision.reason);
+      const code: JobErrorCode = failure.kind === 'invalid' ? 'INPUT_REFUSED' : failure.kind === 'store' ? 'STORE' : 'RETRIES_EXHAUSTED';
+      this.setState(job, 'FAILED', decision.reason, { code, task: key });
       return;
     }
     if (decision.markWorkerDown && worker.info) this.workers.markDown(worker, failure.message);
@@ -730,7 +736,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       (err: Error) => {
         this.finishing.delete(job.id);
         if (TERMINAL_STATES.has(job.state) || !this.drives(job.id)) return;
-        this.setState(job, 'FAILED', `writing the WAV failed: ${err.message}`);
+        this.setState(job, 'FAILED', `writing the WAV failed: ${err.message}`, { code: 'STORE' });
       },
     );
     this.emit('update', job);

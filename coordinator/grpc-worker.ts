@@ -2,6 +2,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { TRACEPARENT_METADATA } from '../server/tracing.js';
 import { CHANNEL_OPTIONS, jukeboxProto } from '../proto/index.js';
+import { bearerInterceptor, clientCredentials, type ClientTlsFiles } from '../server/security.js';
 import type { WorkerClient } from '../proto/generated/jukebox/v1/Worker.js';
 import type { SampleWindowResponse__Output } from '../proto/generated/jukebox/v1/SampleWindowResponse.js';
 import type { TaskFailure, FailureKind } from './retry.js';
@@ -31,12 +32,28 @@ function failureOf(err: grpc.ServiceError): TaskFailure {
 
 const rows = (r: Int32Array[]): { tokens: number[] }[] => r.map((x) => ({ tokens: Array.from(x) }));
 
+/** How the coordinator reaches its workers: TLS (mTLS with a client certificate) and the workers' shared secret. */
+export interface WorkerChannelSecurity {
+  tls?: ClientTlsFiles;
+  /** Sent as `authorization: Bearer <token>` on every call. */
+  token?: string;
+}
+
+/** Channel credentials and options for workers, the files read once; plaintext without security. */
+export function workerChannel(security: WorkerChannelSecurity = {}): { credentials: grpc.ChannelCredentials; options: grpc.ClientOptions } {
+  const { credentials, options } = clientCredentials(security.tls);
+  return { credentials, options: { ...CHANNEL_OPTIONS, ...options, ...(security.token ? { interceptors: [bearerInterceptor(security.token)] } : {}) } };
+}
+
 export class GrpcWorkerConnection implements WorkerConnection {
   private readonly client: WorkerClient;
 
-  constructor(readonly address: string) {
+  constructor(
+    readonly address: string,
+    channel: { credentials: grpc.ChannelCredentials; options: grpc.ClientOptions } = { credentials: grpc.credentials.createInsecure(), options: CHANNEL_OPTIONS },
+  ) {
     const Client = jukeboxProto().Worker;
-    this.client = new Client(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+    this.client = new Client(address, channel.credentials, channel.options);
   }
 
   describe(timeoutMs: number): Promise<WorkerInfo> {

@@ -16,6 +16,8 @@ export interface NewJob {
   layout?: SegmentLayout;
   /** Unix milliseconds; now unless restored. */
   createdAtMs?: number;
+  /** The submitting token's name (absent without tokens). */
+  owner?: string;
   manifest: Pick<Manifest, 'levels' | 'vqvae'>;
   decodeChunkTokens: number;
   /** Relative step cost per level for critical-path order; default from the manifest (layers × width²). */
@@ -37,6 +39,7 @@ export function createJob(n: NewJob): JobRecord {
     state: 'QUEUED',
     createdAtMs: n.createdAtMs ?? Date.now(),
     seq: 0,
+    ...(n.owner !== undefined ? { owner: n.owner } : {}),
     virtualTime: 0,
     tokens: plan.levels.map((lp) => new LevelStream(spec.samples, lp.totalTokens, lp.segments)),
     levels: initialProgress(plan),

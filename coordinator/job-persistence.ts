@@ -21,6 +21,7 @@ export function fixedRecord(job: JobRecord): JobFixedRecord {
     decodeChunkTokens: job.decodeChunkTokens,
     createdAtMs: job.createdAtMs,
     seq: job.seq,
+    ...(job.owner !== undefined ? { owner: job.owner } : {}),
   };
 }
 
@@ -28,6 +29,9 @@ export function progressRecord(job: JobRecord): JobProgressRecord {
   return {
     state: job.state,
     ...(job.error !== undefined ? { error: job.error } : {}),
+    ...(job.errorCode !== undefined ? { errorCode: job.errorCode } : {}),
+    ...(job.errorTask !== undefined ? { errorTask: job.errorTask } : {}),
+    ...(job.startedAtMs !== undefined ? { startedAtMs: job.startedAtMs } : {}),
     ...(job.finishedAtMs !== undefined ? { finishedAtMs: job.finishedAtMs } : {}),
     ...(job.audioBytes.length > 0 ? { audioBytes: job.audioBytes } : {}),
   };
@@ -61,9 +65,11 @@ export class JobPersistence extends EventEmitter<PersistenceEvents> {
 
   create(job: JobRecord): Promise<void> {
     const stored: StoredJob = { fixed: fixedRecord(job), progress: progressRecord(job) };
+    // The state it was created in (QUEUED): by the time the write runs it may have moved on, with its own event.
+    const state = job.state;
     return this.enqueue(job.id, async () => {
       await this.store.createJob(stored);
-      await this.event(job, { kind: 'state', state: job.state });
+      await this.event(job, { kind: 'state', state });
     });
   }
 

@@ -3,7 +3,7 @@
 import { planSong } from '../shared/plan.js';
 import type { JobSpec, Manifest } from '../shared/types.js';
 import { createJob } from './job-factory.js';
-import { TERMINAL_STATES, type JobRecord } from './job.js';
+import { TERMINAL_STATES, type JobErrorCode, type JobRecord } from './job.js';
 import { taskKey } from './scheduler.js';
 import type { JobFixedRecord, StoredJob } from './durable/store.js';
 
@@ -23,6 +23,7 @@ export function plannedJob(stored: StoredJob, manifest: Manifest, stepCost?: num
     plan: planSong(manifest, spec.durationSeconds, fixed.layout),
     layout: fixed.layout,
     createdAtMs: fixed.createdAtMs,
+    ...(fixed.owner !== undefined ? { owner: fixed.owner } : {}),
     manifest,
     decodeChunkTokens: fixed.decodeChunkTokens,
     stepCost,
@@ -30,6 +31,9 @@ export function plannedJob(stored: StoredJob, manifest: Manifest, stepCost?: num
   job.seq = fixed.seq;
   job.state = progress.state;
   if (progress.error !== undefined) job.error = progress.error;
+  if (progress.errorCode !== undefined) job.errorCode = progress.errorCode as JobErrorCode;
+  if (progress.errorTask !== undefined) job.errorTask = progress.errorTask;
+  if (progress.startedAtMs !== undefined) job.startedAtMs = progress.startedAtMs;
   if (progress.finishedAtMs !== undefined) job.finishedAtMs = progress.finishedAtMs;
   job.audioBytes = progress.audioBytes ?? [];
   return job;

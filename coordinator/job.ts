@@ -8,6 +8,9 @@ import type { DecodeProgressState, LevelProgressState } from './scheduler.js';
 
 export type JobState = 'QUEUED' | 'RUNNING' | 'DECODING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
 
+/** Why a job FAILED, for programs (JobErrorCode in coordinator.proto, without its prefix). */
+export type JobErrorCode = 'INPUT_REFUSED' | 'RETRIES_EXHAUSTED' | 'NO_WORKER' | 'STORE' | 'INTERNAL';
+
 export const TERMINAL_STATES: ReadonlySet<JobState> = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
 
 const TRANSITIONS: Record<JobState, JobState[]> = {
@@ -50,11 +53,18 @@ export interface JobRecord {
   analysis: PlanAnalysis;
   state: JobState;
   error?: string;
+  /** With error: what kind of failure, and the task key of the window or decode chunk that failed, if one did. */
+  errorCode?: JobErrorCode;
+  errorTask?: string;
+  /** Unix milliseconds when its first task was sent to a worker. */
+  startedAtMs?: number;
   /** Unix milliseconds. */
   createdAtMs: number;
   finishedAtMs?: number;
   /** Submission order. */
   seq: number;
+  /** The name of the token that submitted it; absent when no tokens were configured. Submitters see only their own jobs. */
+  owner?: string;
   /** clock.now() of its first dispatched task. */
   startedMs?: number;
   /** Cost given to the job so far over its priority (fair queuing). */

@@ -66,8 +66,29 @@ function validateDuration(seconds: unknown, manifest: Manifest): number {
   return seconds;
 }
 
+/**
+ * Protobuf decoders turn bytes that are not UTF-8 into U+FFFD: a text holding it was not valid UTF-8 (or names the
+ * replacement character itself, which no label vocabulary or lyrics alphabet holds either).
+ */
+function requireUtf8(field: string, text: string): void {
+  const at = text.indexOf('\uFFFD');
+  if (at >= 0) {
+    throw new InvalidArgumentError(field, `${field} must be valid UTF-8 text; it holds U+FFFD (bytes that are not UTF-8) at character ${at}`);
+  }
+}
+
+/** Samples: unset or 0 is 1 (proto3 cannot tell an omitted field from 0). */
+export function resolveSamples(samples: unknown): number {
+  if (samples === undefined || samples === null || samples === 0) return 1;
+  if (typeof samples !== 'number' || !Number.isInteger(samples) || samples < 1 || samples > MAX_SAMPLES) {
+    throw new InvalidArgumentError('samples', `samples must be an integer in 1..${MAX_SAMPLES} (0 or omitted = 1), got ${quote(samples)}`);
+  }
+  return samples;
+}
+
 function artistId(artist: unknown, manifest: Manifest): number {
   if (typeof artist !== 'string') throw new InvalidArgumentError('artist', `artist must be a string, got ${quote(artist)}`);
+  requireUtf8('artist', artist);
   const { artists, version } = manifest.labels;
   const key = normaliseArtist(artist, version);
   if (!Object.hasOwn(artists, key)) {
@@ -83,8 +104,11 @@ function genreIds(genres: unknown, manifest: Manifest): number[] {
   if (!Array.isArray(genres) || genres.some((g) => typeof g !== 'string')) {
     throw new InvalidArgumentError('genres', `genres must be a list of strings, got ${quote(genres)}`);
   }
+  for (const g of genres as string[]) requireUtf8('genres', g);
   const { genres: known, version, maxGenreWords } = manifest.labels;
-  const words = normaliseGenres(genres as string[], version);
+  // A genre with nothing left after normalising ("", "  ", "!!!") is the model's "unknown", as a blank artist is
+  // (and as Jukebox's id files map "" to 0).
+  const words = normaliseGenres(genres as string[], version).map((w) => (w.trim() === '' ? 'unknown' : w));
   for (const word of words) {
     if (!Object.hasOwn(known, word)) {
       const what = version === 'v2' ? `genre word ${quote(word)} (from ${quote(genres.join(', '))})` : `genre ${quote(word)}`;
@@ -94,7 +118,7 @@ function genreIds(genres: unknown, manifest: Manifest): number[] {
   if (words.length > maxGenreWords) {
     throw new InvalidArgumentError(
       'genres',
-      `genres give ${words.length} genre words (${words.join(', ')}); model ${manifest.modelId} takes at most ${maxGenreWords}`,
+      `genres give ${words.length} genre words (${quote(words.join(', '))}); model ${manifest.modelId} takes at most ${maxGenreWords}`,
     );
   }
   return words.map((w) => known[w]);
@@ -102,6 +126,7 @@ function genreIds(genres: unknown, manifest: Manifest): number[] {
 
 function validateLyrics(lyrics: unknown, manifest: Manifest): string {
   if (typeof lyrics !== 'string') throw new InvalidArgumentError('lyrics', `lyrics must be a string, got ${quote(lyrics)}`);
+  requireUtf8('lyrics', lyrics);
   // A model without lyrics ignores them.
   if (manifest.lyrics !== undefined) {
     let chars = 0;
@@ -148,10 +173,9 @@ export function validateJobRequest(req: JobRequest, manifest: Manifest): JobSpec
   artistId(req.artist, manifest);
   genreIds(req.genres, manifest);
   const lyrics = validateLyrics(req.lyrics, manifest);
-  if (typeof req.samples !== 'number' || !Number.isInteger(req.samples) || req.samples < 1 || req.samples > MAX_SAMPLES) {
-    throw new InvalidArgumentError('samples', `samples must be an integer in 1..${MAX_SAMPLES}, got ${quote(req.samples)}`);
-  }
-  const seed = parseSeed(req.seed);
+  const samples = resolveSamples(req.samples);
+  // An omitted seed is 0, as the CLI's default.
+  const seed = parseSeed(req.seed === undefined || req.seed === null || req.seed === '' ? 0n : req.seed);
   const sampling = validateSampling(req.sampling, manifest);
   const mode = validateMode(req.mode);
   const segments = mode === 'sharded' ? validateSegments(req.segments, manifest.levels.length) : manifest.levels.map(() => 1);
@@ -168,7 +192,7 @@ export function validateJobRequest(req: JobRequest, manifest: Manifest): JobSpec
     genres: [...req.genres],
     lyrics,
     durationSeconds,
-    samples: req.samples,
+    samples,
     seed,
     sampling,
     mode,

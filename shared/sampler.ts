@@ -9,11 +9,15 @@ import type { SamplingParams } from './types.js';
 export const DEFAULT_SAMPLING: Readonly<SamplingParams> = Object.freeze({ temperature: 0.99, topK: 0, topP: 1 });
 
 /** Throws InvalidArgumentError naming "sampling.temperature", "sampling.top_k" or "sampling.top_p". */
+/** Largest temperature a job may ask for. */
+export const MAX_TEMPERATURE = 1000;
+
 export function validateSamplingParams(params: SamplingParams, vocab: number, level?: number): void {
   const where = level === undefined ? '' : ` for level ${level}`;
   const { temperature, topK, topP } = params;
-  if (typeof temperature !== 'number' || !Number.isFinite(temperature) || temperature <= 0) {
-    throw new InvalidArgumentError('sampling.temperature', `sampling.temperature${where} must be a finite number > 0, got ${temperature}`);
+  // Bounded above so that it survives the float32 field to the workers (and beyond 1000 a draw is uniform anyway).
+  if (typeof temperature !== 'number' || !Number.isFinite(temperature) || temperature <= 0 || temperature > MAX_TEMPERATURE) {
+    throw new InvalidArgumentError('sampling.temperature', `sampling.temperature${where} must be a number in (0, ${MAX_TEMPERATURE}], got ${temperature}`);
   }
   if (typeof topK !== 'number' || !Number.isInteger(topK) || topK < 0 || topK > vocab) {
     throw new InvalidArgumentError('sampling.top_k', `sampling.top_k${where} must be an integer in 0..${vocab} (0 = off), got ${topK}`);

@@ -197,9 +197,11 @@ export interface LevelSamplingRequest {
 }
 
 /** A job as a client submits it (SubmitJobRequest), before validation. */
-export interface JobRequest extends Omit<JobSpec, 'seed' | 'sampling' | 'mode' | 'segments' | 'segmentOverlap' | 'priority'> {
-  /** Decimal string, or a number/bigint; must be an integer in 0..2^64-1. */
-  seed: string | number | bigint;
+export interface JobRequest extends Omit<JobSpec, 'seed' | 'samples' | 'sampling' | 'mode' | 'segments' | 'segmentOverlap' | 'priority'> {
+  /** Decimal string, or a number/bigint; must be an integer in 0..2^64-1. Unset or "" = 0. */
+  seed?: string | number | bigint;
+  /** Sample rows, 1..MAX_SAMPLES. Unset or 0 = 1. */
+  samples?: number;
   sampling: LevelSamplingRequest[];
   /** Default 'exact'. */
   mode?: string;

@@ -51,7 +51,7 @@ test('SubmitJob rejects bad requests with INVALID_ARGUMENT naming the field', as
   await expectStatus({ sampling: [{ level: 0, temperature: -1 }] }, I, /temperature/);
   await expectStatus({ sampling: [{ level: 1, topP: 0 }] }, I, /top_p/);
   await expectStatus({ sampling: [{ level: 1, topP: 1.5 }] }, I, /top_p/);
-  await expectStatus({ samples: 0 }, I, /samples/);
+  await expectStatus({ samples: 17 }, I, /samples/);
   await expectStatus({ samples: -2 }, I, /samples/);
   await expectStatus({ model: 'gpt-17' }, I, /model/);
   await expectStatus({ seed: 'banana' }, I, /seed/);

@@ -226,7 +226,7 @@ describe('helm chart jukebox-dist', { skip: SKIP }, () => {
     for (const d of workers(cpu)) assert.equal(flag(mainContainer(d).args, '--provider'), 'cpu');
   });
 
-  test('probes are gRPC health checks on the server port: Worker/Coordinator for startup and readiness, the server for liveness', () => {
+  test('probes are gRPC health checks on the server port (the plaintext health port with TLS): Worker/Coordinator for startup and readiness, the server for liveness', () => {
     for (const docs of [cpu, gpu]) {
       for (const d of byKind(docs, 'Deployment')) {
         const component = d.metadata.labels['app.kubernetes.io/component'];
@@ -234,9 +234,15 @@ describe('helm chart jukebox-dist', { skip: SKIP }, () => {
         const c = mainContainer(d);
         const grpcPort = c.ports.find((p: Obj) => p.name === 'grpc').containerPort;
         assert.equal(flag(c.args, '--port'), String(grpcPort));
+        // kubelet's gRPC probes cannot do TLS: with TLS they go to the plaintext health-only port.
+        const tls = c.args.includes('--tls-cert');
+        const healthPort = c.ports.find((p: Obj) => p.name === 'health')?.containerPort;
+        assert.equal(healthPort !== undefined, tls, `${d.metadata.name}: a health port exactly when TLS is on`);
+        if (tls) assert.equal(flag(c.args, '--health-port'), String(healthPort));
+        const probePort = tls ? healthPort : grpcPort;
         for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) {
           assert.ok(c[probe]?.grpc, `${d.metadata.name}: ${probe} is not a gRPC probe`);
-          assert.equal(c[probe].grpc.port, grpcPort, `${d.metadata.name}: ${probe} port`);
+          assert.equal(c[probe].grpc.port, probePort, `${d.metadata.name}: ${probe} port`);
           assert.equal(c[probe].httpGet ?? c[probe].tcpSocket ?? c[probe].exec, undefined);
         }
         assert.equal(c.startupProbe.grpc.service, service);
@@ -453,8 +459,45 @@ describe('helm chart jukebox-dist', { skip: SKIP }, () => {
       const c = mainContainer(d);
       assert.ok(c.volumeMounts.some((m: Obj) => m.name === 'tls' && m.readOnly && m.mountPath === '/etc/jukebox/tls'));
       assert.equal(c.env.find((e: Obj) => e.name === 'JUKEBOX_TLS_CERT').value, '/etc/jukebox/tls/tls.crt');
+      // The servers serve TLS with it.
+      assert.equal(flag(c.args, '--tls-cert'), '/etc/jukebox/tls/tls.crt');
+      assert.equal(flag(c.args, '--tls-key'), '/etc/jukebox/tls/tls.key');
     }
-    assert.doesNotMatch(JSON.stringify(cpu), /JUKEBOX_TLS|"tls"/);
+    // Workers take calls only from certificates ca.crt signed; the coordinator presents one and checks theirs.
+    for (const d of workers(gpu)) assert.equal(flag(mainContainer(d).args, '--tls-client-ca'), '/etc/jukebox/tls/ca.crt');
+    const c = mainContainer(coordinator(gpu));
+    assert.equal(flag(c.args, '--worker-tls-ca'), '/etc/jukebox/tls/ca.crt');
+    assert.equal(flag(c.args, '--worker-tls-cert'), '/etc/jukebox/tls/tls.crt');
+    assert.equal(flag(c.args, '--worker-tls-server-name'), `${RELEASE}-jukebox-dist-worker.${NAMESPACE}.svc`);
+    assert.equal(flag(c.args, '--tls-client-ca'), undefined, 'the coordinator takes clients without certificates (tokens)');
+    // helm test trusts the CA.
+    const testPod = byKind(gpu, 'Pod')[0];
+    assert.equal(flag(testPod.spec.containers[0].args, '--tls-ca'), '/etc/jukebox/tls/ca.crt');
+    assert.doesNotMatch(JSON.stringify(cpu), /JUKEBOX_TLS|"tls"|--tls|--health-port/);
+  });
+
+  test('auth: the tokens file on the coordinator only, the worker secret on both, helm test\'s token; nothing by default', async () => {
+    const docs = render(['-f', GPU_VALUES, '--set', 'auth.tokensSecretName=jukebox-tokens,auth.workerTokenSecretName=jukebox-worker-token,auth.testTokenSecretName=jukebox-test-token']);
+    const coord = coordinator(docs);
+    const c = mainContainer(coord);
+    assert.equal(flag(c.args, '--tokens-file'), '/etc/jukebox/auth/tokens');
+    assert.equal(flag(c.args, '--worker-token-file'), '/etc/jukebox/worker-token/token');
+    const mounted = (d: Obj, volume: string): string | undefined => mainContainer(d).volumeMounts.find((m: Obj) => m.name === volume && m.readOnly)?.mountPath;
+    const secretOf = (d: Obj, volume: string): string | undefined => d.spec.template.spec.volumes.find((v: Obj) => v.name === volume)?.secret?.secretName;
+    assert.equal(mounted(coord, 'tokens'), '/etc/jukebox/auth');
+    assert.equal(secretOf(coord, 'tokens'), 'jukebox-tokens');
+    assert.equal(secretOf(coord, 'worker-token'), 'jukebox-worker-token');
+    for (const d of workers(docs)) {
+      assert.equal(flag(mainContainer(d).args, '--worker-token-file'), '/etc/jukebox/worker-token/token');
+      assert.equal(mounted(d, 'worker-token'), '/etc/jukebox/worker-token');
+      assert.equal(secretOf(d, 'tokens'), undefined, 'workers never see the tokens file');
+      assert.equal(flag(mainContainer(d).args, '--tokens-file'), undefined);
+    }
+    const testEnv = byKind(docs, 'Pod')[0].spec.containers[0].env;
+    assert.deepEqual(testEnv.find((e: Obj) => e.name === 'JUKEBOX_TOKEN').valueFrom.secretKeyRef, { name: 'jukebox-test-token', key: 'token' });
+    await Promise.all(docs.map(validate));
+    assert.match(renderFails(['-f', GPU_VALUES, '--set', 'auth.tokensSecretName=jukebox-tokens']), /auth.testTokenSecretName is required/);
+    for (const d of [...cpu, ...gpu]) assert.doesNotMatch(JSON.stringify(d), /tokens-file|worker-token|JUKEBOX_TOKEN/);
   });
 
   test('values.schema.json refuses bad values', () => {

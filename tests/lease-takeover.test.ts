@@ -36,7 +36,7 @@ test('a standby coordinator takes over a dead coordinator\'s job after its lease
 
     const onB = new CoordinatorClient(standby.address);
     let state = '';
-    for await (const j of onB.watch(job.jobId)) state = j.state;
+    for await (const u of onB.watchChanges(job.jobId, { waitForJob: true })) state = u.job.state;
     assert.equal(state, 'JOB_STATE_SUCCEEDED');
     assert.ok((await onB.fetchAudio(job.jobId, 0)).equals(reference.wavs[0]), 'byte-identical WAV after the takeover');
     assert.deepEqual(await onB.fetchTokens(job.jobId), reference.tokens);

@@ -189,9 +189,17 @@ export class InferencePool {
     return { result, cancel };
   }
 
-  async close(): Promise<void> {
+  /**
+   * Refuses what waits, asks running samples to stop (at their next step or chunk), waits up to `settleMs` for
+   * the threads to go idle, then ends them. Terminating a thread inside a native session.run aborts the whole
+   * process, so a running call is let finish rather than cut.
+   */
+  async close(settleMs = 30_000): Promise<void> {
     this.closing = true;
     for (const p of this.queue.splice(0)) p.reject(new InferenceError('worker is shutting down', 'Closing'));
+    for (const s of this.slots) if (s.busy) Atomics.store(s.cancel, 0, s.busy.msg.id);
+    const until = Date.now() + settleMs;
+    while (this.slots.some((s) => s.busy) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     await Promise.all(this.slots.map((s) => s.thread.terminate()));
     this.slots.length = 0;
   }

@@ -24,16 +24,29 @@ import { warmUp } from './warm-up.js';
 import type { Span } from '@opentelemetry/api';
 import { TRACEPARENT_METADATA, contextOf, endSpan, startTracing, type Tracing, type TracingOptions } from '../server/tracing.js';
 import { checkWorkerAddress, type Heartbeat } from '../shared/worker-heartbeat.js';
+import { isLoopback, type ServerSecurity } from '../server/security.js';
+import { MAX_DECODE_ROWS, MAX_WINDOW_ROWS, checkLabelVector, checkSampleIds, checkSeed, cut, defaultMaxDecodeTokens, labelRanges, type LabelRanges } from './request-limits.js';
 
 export const WORKER_SERVICE = 'jukebox.v1.Worker';
 
-/** The status a failed inference answers with: retryable ones as UNAVAILABLE so the coordinator goes elsewhere. */
-function inferenceStatus(err: Error): grpc.ServiceError {
+/**
+ * The status a failed inference answers with: retryable ones as UNAVAILABLE so the coordinator goes elsewhere.
+ * Anything else is INTERNAL with a generic message and a reference: the runtime's own text (ONNX node and tensor
+ * names, file paths) goes to the worker's log only, never to the caller.
+ */
+export function inferenceStatus(err: Error, method: 'SampleWindow' | 'Decode'): grpc.ServiceError {
   if (err instanceof InferenceError) {
-    if (err.kind === 'WindowCancelledError') return statusError(grpc.status.CANCELLED, err.message);
-    if (err.kind === 'Closing' || err.kind === 'ThreadDied') return statusError(grpc.status.UNAVAILABLE, err.message);
+    if (err.kind === 'WindowCancelledError') return statusError(grpc.status.CANCELLED, 'cancelled');
+    if (err.kind === 'Closing') return statusError(grpc.status.UNAVAILABLE, 'worker is shutting down');
+    if (err.kind === 'ThreadDied') {
+      const ref = randomUUID().slice(0, 8);
+      log('worker', 'inference thread died', { method, ref, error: err.message });
+      return statusError(grpc.status.UNAVAILABLE, `inference thread died (ref ${ref} in the worker's log)`);
+    }
   }
-  return statusError(grpc.status.INTERNAL, err.message);
+  const ref = randomUUID().slice(0, 8);
+  log('worker', 'inference failed', { method, ref, error: err.message, name: err.name });
+  return statusError(grpc.status.INTERNAL, `${method}: inference failed (ref ${ref} in the worker's log)`);
 }
 
 export interface WorkerOptions {
@@ -49,6 +62,11 @@ export interface WorkerOptions {
   threads?: number;
   /** Most sample rows one SampleWindow batch may hold, all its windows together (Describe's max_batch_rows). @default 16 */
   maxBatchRows?: number;
+  /**
+   * Most tokens per row one Decode may carry; more is RESOURCE_EXHAUSTED. A coordinator sends its decode chunk
+   * (--decode-chunk) plus the decoder's margin on each side. @default 16384 + 2 · the largest decoder marginTokens
+   */
+  maxDecodeTokens?: number;
   /**
    * Pad every batch to this many rows (0 = off). Default: maxBatchRows on CUDA, where kernels are chosen by shape
    * and a row's numbers could otherwise depend on the batch it rides in; off on CPU, measured batch-invariant.
@@ -85,14 +103,22 @@ export interface WorkerOptions {
   tracing?: TracingOptions;
   /** On close, how long calls in flight may finish before they are cut. @default 5000 (the CLI's: 60 s) */
   drainMs?: number;
+  /**
+   * TLS (with tls.clientCa: only clients holding a certificate that CA signed, i.e. the coordinator) and the
+   * coordinator's shared secret (tokens: TokenTable.secret). Every call but health checks is then refused without
+   * them, Describe included. @default plaintext, no authentication
+   */
+  security?: ServerSecurity;
+  /** Also serve gRPC health alone, in plaintext, on this port (for probes that cannot do TLS). @default none */
+  healthPort?: number;
+  /** Address /metrics binds. @default host */
+  metricsHost?: string;
 }
+
+/** Options only listen() reads: kept out of the options handed to inference threads (the secret above all). */
+type ListenOnly = 'security' | 'healthPort' | 'metricsHost';
 
 type Rows = { tokens: number[] }[];
-
-/** Echoed values are cut short: a message must fit in gRPC metadata however long the input. */
-function cut(value: string, max = 64): string {
-  return value.length > max ? `${value.slice(0, max - 3)}...` : value;
-}
 
 function toInt32Rows(rows: Rows): Int32Array[] {
   return rows.map((r) => Int32Array.from(r.tokens));
@@ -105,18 +131,22 @@ function toProtoRows(rows: Int32Array[]): Rows {
 export class JukeboxWorker {
   private grpc?: GrpcServerHandle;
   private metricsServer?: MetricsServer;
+  private listenOptions: Pick<WorkerOptions, ListenOnly> = {};
   readonly metrics = new WorkerMetrics();
   private closing?: Promise<void>;
   private nats?: NatsConnection;
   private announcer?: Announcer;
   private readonly tracing?: Tracing;
+  /** Per level (index = level): what its label vectors may hold. */
+  private readonly labelLimits: LabelRanges[];
 
   private constructor(
-    readonly options: Required<Omit<WorkerOptions, 'levels'>> & { levels: number[] },
+    readonly options: Required<Omit<WorkerOptions, 'levels' | ListenOnly>> & { levels: number[] },
     readonly model: ModelFolder,
     private readonly pool: InferencePool,
   ) {
     this.tracing = startTracing('jukebox-worker', options.tracing);
+    this.labelLimits = model.manifest.levels.map((_, l) => labelRanges(model.manifest, l));
   }
 
   /** One span per traced item of a call, each a child of the coordinator's span for it (metadata in item order). */
@@ -137,6 +167,9 @@ export class JukeboxWorker {
       throw new Error(`maxBatchRows must be an integer >= 1, got ${opts.maxBatchRows}`);
     }
     const maxRows = opts.maxBatchRows ?? 16;
+    if (opts.maxDecodeTokens !== undefined && !(Number.isInteger(opts.maxDecodeTokens) && opts.maxDecodeTokens >= 1)) {
+      throw new Error(`maxDecodeTokens must be an integer >= 1, got ${opts.maxDecodeTokens}`);
+    }
     // A bucket smaller than the largest batch would leave big batches unpadded: shapes would vary again.
     if (opts.batchBucket !== undefined && !(Number.isInteger(opts.batchBucket) && (opts.batchBucket === 0 || opts.batchBucket >= maxRows))) {
       throw new Error(`batchBucket must be 0 (off) or an integer >= maxBatchRows (${maxRows}), got ${opts.batchBucket}`);
@@ -169,6 +202,7 @@ export class JukeboxWorker {
       provider: opts.provider ?? 'cpu',
       threads: opts.threads ?? 1,
       maxBatchRows: opts.maxBatchRows ?? 16,
+      maxDecodeTokens: opts.maxDecodeTokens ?? defaultMaxDecodeTokens(model.manifest),
       batchBucket: opts.batchBucket ?? -1,
       intraOpThreads: opts.intraOpThreads ?? 1,
       samplingChunk: opts.samplingChunk ?? -1,
@@ -184,6 +218,7 @@ export class JukeboxWorker {
     };
     const pool = await InferencePool.start(options);
     const worker = new JukeboxWorker(options, model, pool);
+    worker.listenOptions = { security: opts.security, healthPort: opts.healthPort, metricsHost: opts.metricsHost };
     try {
       // Listen (and so report SERVING) only once every hosted graph has run: a deep readiness check.
       const seconds = await warmUp(pool, model.manifest, options.levels, options.decode);
@@ -232,12 +267,21 @@ export class JukeboxWorker {
     return this.metricsServer?.port;
   }
 
+  /** The plaintext health-only port (WorkerOptions.healthPort), when there is one. */
+  get healthPort(): number | undefined {
+    return this.grpc?.healthPort;
+  }
+
   private async listen(): Promise<void> {
-    const { server, health } = createGrpcServer(WORKER_SERVICE);
+    const { security, healthPort, metricsHost } = this.listenOptions;
+    const { server, health } = createGrpcServer(WORKER_SERVICE, security);
     server.addService(jukeboxProto().Worker.service, this.handlers());
-    this.grpc = await listen(server, health, WORKER_SERVICE, this.options.host, this.options.port);
+    this.grpc = await listen(server, health, WORKER_SERVICE, this.options.host, this.options.port, { tls: security?.tls, healthPort });
     if (this.options.metricsPort >= 0) {
-      this.metricsServer = await serveMetrics(this.metrics.registry, this.options.host, this.options.metricsPort);
+      this.metricsServer = await serveMetrics(this.metrics.registry, metricsHost ?? this.options.host, this.options.metricsPort);
+    }
+    if (!isLoopback(this.options.host) && !security?.tokens && !security?.tls?.clientCa) {
+      log('worker', 'WARNING: no --worker-token-file or --tls-client-ca: anyone who reaches this address can run the model', { host: this.options.host });
     }
     log('worker', 'listening', {
       address: this.grpc.address,
@@ -245,6 +289,8 @@ export class JukeboxWorker {
       levels: this.options.levels.join(','),
       provider: this.pool.provider,
       precision: this.pool.precision,
+      tls: security?.tls ? (security.tls.clientCa ? 'mutual' : 'on') : 'off',
+      secret: security?.tokens ? 'required' : 'off',
     });
   }
 
@@ -274,16 +320,19 @@ export class JukeboxWorker {
     if (modelHash !== this.model.hash) {
       return statusError(
         grpc.status.FAILED_PRECONDITION,
-        `worker holds model ${this.model.manifest.modelId} with hash ${this.model.hash}, not ${modelHash || '(none)'}`,
+        `model_hash: worker holds model ${this.model.manifest.modelId} with hash ${this.model.hash}, not ${cut(modelHash) || '(none)'}`,
       );
     }
     if (!this.options.levels.includes(level)) {
-      return statusError(grpc.status.FAILED_PRECONDITION, `worker does not host level ${level} (hosts ${this.options.levels.join(', ')})`);
+      return statusError(grpc.status.FAILED_PRECONDITION, `level: worker does not host level ${level} (hosts ${this.options.levels.join(', ') || 'none'})`);
     }
     return null;
   }
 
-  /** One window of a batch; messages name the field as windows[i].field. Returns its context length or an error. */
+  /**
+   * One window of a batch; messages name the field as windows[i].field. Returns its context length or an error.
+   * Lengths are checked before contents, so that the work of checking is bounded by what a window may hold.
+   */
   private validateItem(level: number, item: WindowItem__Output, w: number): { ctx: number } | { error: string } {
     const lm = this.model.manifest.levels[level];
     const vocab = lm.codebookSize + lm.vocabOffset;
@@ -292,26 +341,42 @@ export class JukeboxWorker {
     });
     const rows = item.labels.length;
     if (rows < 1) return at('labels', 'at least one row is required');
+    if (rows > MAX_WINDOW_ROWS) return at('labels', `${rows} rows; a window holds at most ${MAX_WINDOW_ROWS} (a job's samples)`);
     if (item.sampleIds.length !== rows) return at('sample_ids', `${item.sampleIds.length} ids for ${rows} rows`);
     if (item.context.length !== 0 && item.context.length !== rows) return at('context', `${item.context.length} rows for ${rows} label rows`);
     const ctx = item.context[0]?.tokens.length ?? 0;
     if (item.context.some((r) => r.tokens.length !== ctx)) return at('context', 'rows differ in length');
-    if (item.labels.some((r) => r.tokens.length !== lm.labelLength)) return at('labels', `each row needs ${lm.labelLength} values`);
+    if (ctx >= lm.nCtx) return at('context', `${ctx} tokens per row; at most n_ctx - 1 = ${lm.nCtx - 1} (a window samples at least one)`);
+    const bad = item.labels.findIndex((r) => r.tokens.length !== lm.labelLength);
+    if (bad >= 0) return at(`labels[${bad}]`, `${item.labels[bad].tokens.length} values; level ${level} takes ${lm.labelLength}`);
     if (lm.conditioning.upper) {
       const ratio = this.model.manifest.levels[level + 1].hopLength / lm.hopLength;
       if (item.upper.length !== rows || item.upper.some((r) => r.tokens.length !== lm.nCtx / ratio)) {
-        return at('upper', `level ${level} needs ${lm.nCtx / ratio} upper-level tokens per row`);
+        return at('upper', `level ${level} needs ${lm.nCtx / ratio} upper-level tokens per row, one row per label row`);
       }
+    } else if (item.upper.length !== 0) {
+      return at('upper', `level ${level} takes no upper-level tokens`);
     }
+    if (item.windowIndex < 0) return at('window_index', `must be >= 0, got ${item.windowIndex}`);
     if (item.start < 0) return at('start', `must be >= 0, got ${item.start}`);
-    const outside = (rows: Rows, limit: number): boolean => rows.some((r) => r.tokens.some((x) => x < 0 || x >= limit));
-    if (outside(item.context, lm.codebookSize)) return at('context', `tokens must be in 0..${lm.codebookSize - 1}`);
+    const ids = checkSampleIds(item.sampleIds);
+    if (ids) return at(`sample_ids${ids.slice(0, ids.indexOf(':'))}`, ids.slice(ids.indexOf(':') + 2));
+    const outside = (rows: Rows, limit: number): number => rows.findIndex((r) => r.tokens.some((x) => x < 0 || x >= limit));
+    const ctxOut = outside(item.context, lm.codebookSize);
+    if (ctxOut >= 0) return at(`context[${ctxOut}]`, `tokens must be in 0..${lm.codebookSize - 1}`);
     if (lm.conditioning.upper) {
       const upperCodebook = this.model.manifest.levels[level + 1].codebookSize;
-      if (outside(item.upper, upperCodebook)) return at('upper', `tokens must be in 0..${upperCodebook - 1}`);
+      const upOut = outside(item.upper, upperCodebook);
+      if (upOut >= 0) return at(`upper[${upOut}]`, `tokens must be in 0..${upperCodebook - 1}`);
     }
-    if (!/^\d+$/.test(item.seed) || BigInt(item.seed) >= 2n ** 64n) return at('seed', `"${cut(item.seed)}" is not an unsigned 64-bit integer`);
-    if (!(item.temperature > 0)) return at('temperature', `must be > 0, got ${item.temperature}`);
+    const ranges = this.labelLimits[level];
+    for (let r = 0; r < rows; r++) {
+      const why = checkLabelVector(item.labels[r].tokens, ranges, item.start);
+      if (why) return at(`labels[${r}]${why.slice(0, why.indexOf(':'))}`, why.slice(why.indexOf(':') + 2));
+    }
+    const seed = checkSeed(item.seed);
+    if (seed) return at('seed', seed);
+    if (!(Number.isFinite(item.temperature) && item.temperature > 0)) return at('temperature', `must be a finite number > 0, got ${item.temperature}`);
     if (!(item.topP > 0 && item.topP <= 1)) return at('top_p', `must be in (0, 1], got ${item.topP}`);
     if (item.topK < 0 || item.topK > vocab) return at('top_k', `must be in 0..${vocab}, got ${item.topK}`);
     return { ctx };
@@ -321,6 +386,8 @@ export class JukeboxWorker {
   private validateBatch(req: SampleWindowRequest__Output): string | null {
     const lm = this.model.manifest.levels[req.level];
     if (req.windows.length < 1) return 'windows: at least one window is required';
+    if (req.newTokens < 1) return `new_tokens: must be >= 1, got ${req.newTokens}`;
+    if (req.newTokens > lm.nCtx) return `new_tokens: ${req.newTokens} exceeds n_ctx ${lm.nCtx}`;
     let ctx = -1;
     for (let w = 0; w < req.windows.length; w++) {
       const checked = this.validateItem(req.level, req.windows[w], w);
@@ -328,8 +395,31 @@ export class JukeboxWorker {
       if (ctx < 0) ctx = checked.ctx;
       else if (checked.ctx !== ctx) return `windows[${w}].context: ${checked.ctx} tokens per row, but windows[0] has ${ctx}; a batch shares one context length`;
     }
-    if (req.newTokens < 1) return `new_tokens: must be >= 1, got ${req.newTokens}`;
     if (ctx + req.newTokens > lm.nCtx) return `new_tokens: ${req.newTokens} with ${ctx} context tokens exceeds n_ctx ${lm.nCtx}`;
+    return null;
+  }
+
+  /** A Decode request against this worker's limits and the level's codebook; null when fine. */
+  private validateDecode(req: DecodeRequest__Output): grpc.ServiceError | null {
+    const invalid = (msg: string): grpc.ServiceError => statusError(grpc.status.INVALID_ARGUMENT, msg);
+    if (req.rows.length < 1) return invalid('rows: at least one row is required');
+    if (req.rows.length > MAX_DECODE_ROWS) return invalid(`rows: ${req.rows.length} rows; a decode holds at most ${MAX_DECODE_ROWS} (a job's samples)`);
+    const t = req.rows[0].tokens.length;
+    if (t === 0) return invalid('rows[0]: no tokens');
+    const uneven = req.rows.findIndex((r) => r.tokens.length !== t);
+    if (uneven >= 0) return invalid(`rows[${uneven}]: ${req.rows[uneven].tokens.length} tokens, but rows[0] has ${t}; rows must be of equal length`);
+    // A limit of this worker, not bad input: another worker (with a larger --max-decode-tokens) may take it.
+    if (t > this.options.maxDecodeTokens) {
+      return statusError(grpc.status.RESOURCE_EXHAUSTED, `rows: ${t} tokens per row exceed this worker's max_decode_tokens ${this.options.maxDecodeTokens}`);
+    }
+    if (req.trimStartTokens < 0) return invalid(`trim_start_tokens: must be >= 0, got ${req.trimStartTokens}`);
+    if (req.trimEndTokens < 0) return invalid(`trim_end_tokens: must be >= 0, got ${req.trimEndTokens}`);
+    if (req.trimStartTokens + req.trimEndTokens >= t) {
+      return invalid(`trim_start_tokens/trim_end_tokens: ${req.trimStartTokens} + ${req.trimEndTokens} must leave some of the ${t} tokens`);
+    }
+    const codebook = this.model.manifest.levels[req.level].codebookSize;
+    const out = req.rows.findIndex((r) => r.tokens.some((x) => x < 0 || x >= codebook));
+    if (out >= 0) return invalid(`rows[${out}]: tokens must be in 0..${codebook - 1}`);
     return null;
   }
 
@@ -382,7 +472,7 @@ export class JukeboxWorker {
             call.write({ progress: { tokensDone, rows: toProtoRows(fresh) } });
           });
         } catch (err) {
-          return fail(inferenceStatus(err as Error));
+          return fail(inferenceStatus(err as Error, 'SampleWindow'));
         }
         const { result, cancel } = started;
         const spans = this.startSpans(call, 'sample window', req.windows.map((w) => ({ 'jukebox.job_id': w.jobId, 'jukebox.level': req.level, 'jukebox.window': w.windowIndex, 'jukebox.rows': w.labels.length })));
@@ -409,7 +499,7 @@ export class JukeboxWorker {
           (err: Error) => {
             this.metrics.windowsRunning.dec({ level }, windows);
             for (const span of spans) endSpan(span, err.message);
-            fail(inferenceStatus(err));
+            fail(inferenceStatus(err, 'SampleWindow'));
           },
         );
       },
@@ -421,27 +511,19 @@ export class JukeboxWorker {
           callback(err);
         };
         if (req.modelHash !== this.model.hash) {
-          return failWith(statusError(grpc.status.FAILED_PRECONDITION, `worker holds model hash ${this.model.hash}, not ${req.modelHash || '(none)'}`));
+          return failWith(statusError(grpc.status.FAILED_PRECONDITION, `model_hash: worker holds model hash ${this.model.hash}, not ${cut(req.modelHash) || '(none)'}`));
         }
         if (!this.options.decode || !this.model.manifest.vqvae.decoders.some((d) => d.level === req.level)) {
-          return failWith(statusError(grpc.status.FAILED_PRECONDITION, `worker has no VQ-VAE decoder for level ${req.level}`));
+          return failWith(statusError(grpc.status.FAILED_PRECONDITION, `level: worker has no VQ-VAE decoder for level ${req.level}`));
         }
-        const t = req.rows[0]?.tokens.length ?? 0;
-        if (t === 0 || req.rows.some((r) => r.tokens.length !== t)) {
-          return failWith(statusError(grpc.status.INVALID_ARGUMENT, 'rows: need at least one non-empty row, all of equal length'));
-        }
-        if (req.trimStartTokens < 0 || req.trimEndTokens < 0 || req.trimStartTokens + req.trimEndTokens >= t) {
-          return failWith(statusError(grpc.status.INVALID_ARGUMENT, `trim_start_tokens/trim_end_tokens: must leave tokens of the ${t} given`));
-        }
-        const codebook = this.model.manifest.levels[req.level].codebookSize;
-        if (req.rows.some((r) => r.tokens.some((x) => x < 0 || x >= codebook))) {
-          return failWith(statusError(grpc.status.INVALID_ARGUMENT, `rows: tokens must be in 0..${codebook - 1}`));
-        }
+        const invalid = this.validateDecode(req);
+        if (invalid) return failWith(invalid);
+        const t = req.rows[0].tokens.length;
         let started: ReturnType<InferencePool['decode']>;
         try {
           started = this.pool.decode(req.level, toInt32Rows(req.rows), req.trimStartTokens, req.trimEndTokens);
         } catch (err) {
-          return failWith(inferenceStatus(err as Error));
+          return failWith(inferenceStatus(err as Error, 'Decode'));
         }
         call.on('cancelled', started.cancel);
         const spans = this.startSpans(call, 'decode', [{ 'jukebox.level': req.level, 'jukebox.tokens': t }]);
@@ -455,7 +537,7 @@ export class JukeboxWorker {
           },
           (err: Error) => {
             for (const span of spans) endSpan(span, err.message);
-            failWith(inferenceStatus(err));
+            failWith(inferenceStatus(err, 'Decode'));
           },
         );
       },

@@ -23,12 +23,19 @@ export interface JobFixedRecord {
   createdAtMs: number;
   /** Submission order across coordinator restarts. */
   seq: number;
+  /** The name of the token that submitted it (coordinator --tokens-file); absent when no tokens were configured. */
+  owner?: string;
 }
 
 /** Changes only through the store: where the job's lifecycle stands. */
 export interface JobProgressRecord {
   state: StoredJobState;
   error?: string;
+  /** With error: JobErrorCode (coordinator/job.ts) and the failed task's key. */
+  errorCode?: string;
+  errorTask?: string;
+  /** Unix milliseconds when its first task was sent to a worker. */
+  startedAtMs?: number;
   finishedAtMs?: number;
   /** Bytes of each row's WAV once SUCCEEDED. */
   audioBytes?: number[];

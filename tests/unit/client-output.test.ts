@@ -18,6 +18,8 @@ test('progress: one line per level, top first, then decoding', () => {
     queuePosition: 0,
     decodeChunksDone: 0,
     decodeChunksTotal: 3,
+    decodedSeconds: 0,
+    progress: 0.42,
     levels: [
       { level: 0, windowsDone: 1, windowsTotal: 4, tokensDone: 64, tokensTotal: 256, tokensPerSecond: 1000 },
       { level: 1, windowsDone: 2, windowsTotal: 2, tokensDone: 64, tokensTotal: 64, tokensPerSecond: 500 },
@@ -25,12 +27,14 @@ test('progress: one line per level, top first, then decoding', () => {
     ],
   } as unknown as JobView;
   const lines = formatProgress(job);
-  assert.equal(lines.length, 5);
+  assert.equal(lines.length, 6);
   assert.match(lines[0], /^level 2 .*  0% windows 0\/1/);
   assert.match(lines[1], /^level 1 \[#{30}\] 100% windows 2\/2 .* 500 tok\/s/);
   assert.match(lines[2], /^level 0 .* 25% windows 1\/4  tokens 64\/256/);
   assert.match(lines[3], /^decode .* chunks 0\/3  RUNNING/);
-  assert.equal(lines[4], 'exact  priority 5');
+  assert.match(lines[4], /^overall \[#{13}\.{17}\]  42%$/);
+  assert.equal(lines[5], 'exact  priority 5');
+  assert.match(formatProgress({ ...job, decodeChunksDone: 1, decodedSeconds: 1.25 } as JobView)[3], /chunks 1\/3  1\.3 s decoded  RUNNING/);
 });
 
 test('status line: mode and segments, queue position, ETA', () => {

@@ -93,7 +93,10 @@ test('genres must be known words, at most maxGenreWords of them', () => {
   assert.deepEqual(resolveLabels(validateJobRequest(request({ genres: [] }), manifest), manifest)[0].genreIds, [0]);
   rejects(request({ genres: ['Blues Polka'] }), 'genres', ['"polka"', '"blues"']);
   rejects(request({ genres: ['rock pop jazz', 'blues rock pop'] }), 'genres', ['6 genre words', 'at most 5']);
-  rejects(request({ genres: ['!!!'] }), 'genres', ['""']);
+  // Nothing left after normalising ("", "!!!") is the model's "unknown", as a blank artist is.
+  assert.deepEqual(resolveLabels(validateJobRequest(request({ genres: ['!!!'] }), manifest), manifest)[0].genreIds, [0]);
+  assert.deepEqual(resolveLabels(validateJobRequest(request({ genres: ['rock', ''] }), manifest), manifest)[0].genreIds, [1, 0]);
+  rejects(request({ genres: ['ro\uFFFDck'] }), 'genres', ['UTF-8']);
   rejects(request({ genres: 'rock' }), 'genres', ['list of strings']);
   rejects(request({ genres: ['rock', 3] }), 'genres', ['list of strings']);
   rejects(request({ genres: ['toString'] }), 'genres', ['"tostring"']);
@@ -104,6 +107,8 @@ test('lyrics: at most maxChars characters; a model without lyrics ignores them',
   validateJobRequest(request({ lyrics: '🎵'.repeat(4096) }), manifest); // characters, not UTF-16 units
   rejects(request({ lyrics: 'a'.repeat(4097) }), 'lyrics', ['4097', 'at most 4096']);
   rejects(request({ lyrics: null }), 'lyrics', ['string']);
+  // What a protobuf decoder makes of bytes that are not UTF-8.
+  rejects(request({ lyrics: 'la \uFFFD la' }), 'lyrics', ['UTF-8', 'U+FFFD']);
   const json = tinyManifestJson();
   delete json.lyrics;
   const levels = json.levels as { conditioning: { lyrics: string; lyricTokens: number }; labelLength: number }[];
@@ -115,10 +120,12 @@ test('lyrics: at most maxChars characters; a model without lyrics ignores them',
   assert.deepEqual(resolveLabels(spec, noLyrics)[0].lyricIds, []);
 });
 
-test('samples: an integer in 1..16', () => {
+test('samples: an integer in 1..16; 0 or omitted is 1', () => {
   validateJobRequest(request({ samples: 1 }), manifest);
   validateJobRequest(request({ samples: MAX_SAMPLES }), manifest);
-  for (const bad of [0, 17, 1.5, -1, Number.NaN, '2']) rejects(request({ samples: bad }), 'samples', ['1..16']);
+  assert.equal(validateJobRequest(request({ samples: 0 }), manifest).samples, 1);
+  assert.equal(validateJobRequest(request({ samples: undefined }), manifest).samples, 1);
+  for (const bad of [17, 1.5, -1, Number.NaN, '2']) rejects(request({ samples: bad }), 'samples', ['1..16']);
 });
 
 test('seed: an integer in 0..2^64-1 as a decimal string, number or bigint', () => {
@@ -127,9 +134,11 @@ test('seed: an integer in 0..2^64-1 as a decimal string, number or bigint', () =
   assert.equal(parseSeed(42), 42n);
   assert.equal(parseSeed(7n), 7n);
   assert.equal(parseSeed('007'), 7n);
-  for (const bad of ['-1', 'abc', '', ' 42', '1e3', '0x10', '18446744073709551616', '99999999999999999999', 2 ** 64, 1.5, -1, 2n ** 64n, -1n, null, undefined]) {
+  for (const bad of ['-1', 'abc', ' 42', '1e3', '0x10', '18446744073709551616', '99999999999999999999', 2 ** 64, 1.5, -1, 2n ** 64n, -1n]) {
     rejects(request({ seed: bad }), 'seed', ['18446744073709551615']);
   }
+  // Omitted (proto3: "") is 0.
+  for (const omitted of ['', null, undefined]) assert.equal(validateJobRequest(request({ seed: omitted }), manifest).seed, 0n);
 });
 
 test('sampling: level in range and not repeated, temperature > 0, top_k 0..V, top_p in (0, 1]', () => {
@@ -139,10 +148,11 @@ test('sampling: level in range and not repeated, temperature > 0, top_k 0..V, to
     [[{ level: 1.5 }], 'sampling.level', ['0..2']],
     [[{ level: '1' }], 'sampling.level', ['0..2']],
     [[{ level: 1 }, { level: 1, topK: 3 }], 'sampling.level', ['more than once']],
-    [[{ level: 0, temperature: 0 }], 'sampling.temperature', ['> 0', 'level 0']],
-    [[{ level: 0, temperature: -0.5 }], 'sampling.temperature', ['> 0']],
-    [[{ level: 0, temperature: Number.NaN }], 'sampling.temperature', ['> 0']],
-    [[{ level: 0, temperature: Number.POSITIVE_INFINITY }], 'sampling.temperature', ['> 0']],
+    [[{ level: 0, temperature: 0 }], 'sampling.temperature', ['(0, 1000]', 'level 0']],
+    [[{ level: 0, temperature: 1e39 }], 'sampling.temperature', ['(0, 1000]', 'got 1e+39']],
+    [[{ level: 0, temperature: -0.5 }], 'sampling.temperature', ['(0, 1000]']],
+    [[{ level: 0, temperature: Number.NaN }], 'sampling.temperature', ['(0, 1000]']],
+    [[{ level: 0, temperature: Number.POSITIVE_INFINITY }], 'sampling.temperature', ['(0, 1000]']],
     [[{ level: 1, topK: -1 }], 'sampling.top_k', ['0..256', 'level 1']],
     [[{ level: 1, topK: 257 }], 'sampling.top_k', ['0..256']],
     [[{ level: 1, topK: 2.5 }], 'sampling.top_k', ['0..256']],

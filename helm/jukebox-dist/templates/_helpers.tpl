@@ -106,6 +106,15 @@ Usage: include "jukebox.pool" (dict "root" $ "values" $poolValues) | fromYaml
     # 0440: readable by the owner and the pod's fsGroup.
     defaultMode: 288
 {{- end }}
+{{- if .Values.auth.workerTokenSecretName }}
+- name: worker-token
+  secret:
+    secretName: {{ .Values.auth.workerTokenSecretName }}
+    items:
+      - key: token
+        path: token
+    defaultMode: 288
+{{- end }}
 {{- end }}
 
 {{/* Mounts of the servers' containers. */}}
@@ -122,6 +131,16 @@ Usage: include "jukebox.pool" (dict "root" $ "values" $poolValues) | fromYaml
   mountPath: {{ .Values.tls.mountPath }}
   readOnly: true
 {{- end }}
+{{- if .Values.auth.workerTokenSecretName }}
+- name: worker-token
+  mountPath: /etc/jukebox/worker-token
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{/* The name the coordinator checks on workers' certificates: tls.workerServerName, else the workers' Service. */}}
+{{- define "jukebox.workerServerName" -}}
+{{- default (printf "%s-worker.%s.svc" (include "jukebox.fullname" .) .Release.Namespace) .Values.tls.workerServerName }}
 {{- end }}
 
 {{/* Environment every server has: its pod's name and IP, and the TLS paths when given. */}}

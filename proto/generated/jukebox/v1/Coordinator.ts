@@ -11,6 +11,8 @@ import type { Job as _jukebox_v1_Job, Job__Output as _jukebox_v1_Job__Output } f
 import type { JobEvent as _jukebox_v1_JobEvent, JobEvent__Output as _jukebox_v1_JobEvent__Output } from '../../jukebox/v1/JobEvent';
 import type { ListJobsRequest as _jukebox_v1_ListJobsRequest, ListJobsRequest__Output as _jukebox_v1_ListJobsRequest__Output } from '../../jukebox/v1/ListJobsRequest';
 import type { ListJobsResponse as _jukebox_v1_ListJobsResponse, ListJobsResponse__Output as _jukebox_v1_ListJobsResponse__Output } from '../../jukebox/v1/ListJobsResponse';
+import type { ListModelsRequest as _jukebox_v1_ListModelsRequest, ListModelsRequest__Output as _jukebox_v1_ListModelsRequest__Output } from '../../jukebox/v1/ListModelsRequest';
+import type { ListModelsResponse as _jukebox_v1_ListModelsResponse, ListModelsResponse__Output as _jukebox_v1_ListModelsResponse__Output } from '../../jukebox/v1/ListModelsResponse';
 import type { SubmitJobRequest as _jukebox_v1_SubmitJobRequest, SubmitJobRequest__Output as _jukebox_v1_SubmitJobRequest__Output } from '../../jukebox/v1/SubmitJobRequest';
 import type { TokenChunk as _jukebox_v1_TokenChunk, TokenChunk__Output as _jukebox_v1_TokenChunk__Output } from '../../jukebox/v1/TokenChunk';
 import type { WatchJobRequest as _jukebox_v1_WatchJobRequest, WatchJobRequest__Output as _jukebox_v1_WatchJobRequest__Output } from '../../jukebox/v1/WatchJobRequest';
@@ -53,6 +55,15 @@ export interface CoordinatorClient extends grpc.Client {
   listJobs(argument: _jukebox_v1_ListJobsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_jukebox_v1_ListJobsResponse__Output>): grpc.ClientUnaryCall;
   listJobs(argument: _jukebox_v1_ListJobsRequest, callback: grpc.requestCallback<_jukebox_v1_ListJobsResponse__Output>): grpc.ClientUnaryCall;
   
+  ListModels(argument: _jukebox_v1_ListModelsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_jukebox_v1_ListModelsResponse__Output>): grpc.ClientUnaryCall;
+  ListModels(argument: _jukebox_v1_ListModelsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_jukebox_v1_ListModelsResponse__Output>): grpc.ClientUnaryCall;
+  ListModels(argument: _jukebox_v1_ListModelsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_jukebox_v1_ListModelsResponse__Output>): grpc.ClientUnaryCall;
+  ListModels(argument: _jukebox_v1_ListModelsRequest, callback: grpc.requestCallback<_jukebox_v1_ListModelsResponse__Output>): grpc.ClientUnaryCall;
+  listModels(argument: _jukebox_v1_ListModelsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_jukebox_v1_ListModelsResponse__Output>): grpc.ClientUnaryCall;
+  listModels(argument: _jukebox_v1_ListModelsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_jukebox_v1_ListModelsResponse__Output>): grpc.ClientUnaryCall;
+  listModels(argument: _jukebox_v1_ListModelsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_jukebox_v1_ListModelsResponse__Output>): grpc.ClientUnaryCall;
+  listModels(argument: _jukebox_v1_ListModelsRequest, callback: grpc.requestCallback<_jukebox_v1_ListModelsResponse__Output>): grpc.ClientUnaryCall;
+  
   SubmitJob(argument: _jukebox_v1_SubmitJobRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_jukebox_v1_Job__Output>): grpc.ClientUnaryCall;
   SubmitJob(argument: _jukebox_v1_SubmitJobRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_jukebox_v1_Job__Output>): grpc.ClientUnaryCall;
   SubmitJob(argument: _jukebox_v1_SubmitJobRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_jukebox_v1_Job__Output>): grpc.ClientUnaryCall;
@@ -80,6 +91,8 @@ export interface CoordinatorHandlers extends grpc.UntypedServiceImplementation {
   
   ListJobs: grpc.handleUnaryCall<_jukebox_v1_ListJobsRequest__Output, _jukebox_v1_ListJobsResponse>;
   
+  ListModels: grpc.handleUnaryCall<_jukebox_v1_ListModelsRequest__Output, _jukebox_v1_ListModelsResponse>;
+  
   SubmitJob: grpc.handleUnaryCall<_jukebox_v1_SubmitJobRequest__Output, _jukebox_v1_Job>;
   
   WatchJob: grpc.handleServerStreamingCall<_jukebox_v1_WatchJobRequest__Output, _jukebox_v1_JobEvent>;
@@ -92,6 +105,7 @@ export interface CoordinatorDefinition extends grpc.ServiceDefinition {
   FetchTokens: MethodDefinition<_jukebox_v1_FetchTokensRequest, _jukebox_v1_TokenChunk, _jukebox_v1_FetchTokensRequest__Output, _jukebox_v1_TokenChunk__Output>
   GetJob: MethodDefinition<_jukebox_v1_GetJobRequest, _jukebox_v1_Job, _jukebox_v1_GetJobRequest__Output, _jukebox_v1_Job__Output>
   ListJobs: MethodDefinition<_jukebox_v1_ListJobsRequest, _jukebox_v1_ListJobsResponse, _jukebox_v1_ListJobsRequest__Output, _jukebox_v1_ListJobsResponse__Output>
+  ListModels: MethodDefinition<_jukebox_v1_ListModelsRequest, _jukebox_v1_ListModelsResponse, _jukebox_v1_ListModelsRequest__Output, _jukebox_v1_ListModelsResponse__Output>
   SubmitJob: MethodDefinition<_jukebox_v1_SubmitJobRequest, _jukebox_v1_Job, _jukebox_v1_SubmitJobRequest__Output, _jukebox_v1_Job__Output>
   WatchJob: MethodDefinition<_jukebox_v1_WatchJobRequest, _jukebox_v1_JobEvent, _jukebox_v1_WatchJobRequest__Output, _jukebox_v1_JobEvent__Output>
 }

@@ -4,9 +4,11 @@
 export interface FetchAudioRequest {
   'jobId'?: (string);
   'sample'?: (number);
+  'preview'?: (boolean);
 }
 
 export interface FetchAudioRequest__Output {
   'jobId': (string);
   'sample': (number);
+  'preview': (boolean);
 }

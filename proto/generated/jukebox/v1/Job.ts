@@ -3,6 +3,8 @@
 import type { JobState as _jukebox_v1_JobState, JobState__Output as _jukebox_v1_JobState__Output } from '../../jukebox/v1/JobState';
 import type { LevelProgress as _jukebox_v1_LevelProgress, LevelProgress__Output as _jukebox_v1_LevelProgress__Output } from '../../jukebox/v1/LevelProgress';
 import type { JobMode as _jukebox_v1_JobMode, JobMode__Output as _jukebox_v1_JobMode__Output } from '../../jukebox/v1/JobMode';
+import type { SubmitJobRequest as _jukebox_v1_SubmitJobRequest, SubmitJobRequest__Output as _jukebox_v1_SubmitJobRequest__Output } from '../../jukebox/v1/SubmitJobRequest';
+import type { JobError as _jukebox_v1_JobError, JobError__Output as _jukebox_v1_JobError__Output } from '../../jukebox/v1/JobError';
 import type { Long } from '@grpc/proto-loader';
 
 export interface Job {
@@ -26,6 +28,11 @@ export interface Job {
   'priority'?: (number);
   'queuePosition'?: (number);
   'etaSeconds'?: (number | string);
+  'startedAtMs'?: (number | string | Long);
+  'request'?: (_jukebox_v1_SubmitJobRequest | null);
+  'progress'?: (number | string);
+  'failure'?: (_jukebox_v1_JobError | null);
+  'decodedSeconds'?: (number | string);
   '_etaSeconds'?: "etaSeconds";
 }
 
@@ -50,5 +57,10 @@ export interface Job__Output {
   'priority': (number);
   'queuePosition': (number);
   'etaSeconds'?: (number);
+  'startedAtMs': (number);
+  'request': (_jukebox_v1_SubmitJobRequest__Output | null);
+  'progress': (number);
+  'failure': (_jukebox_v1_JobError__Output | null);
+  'decodedSeconds': (number);
   '_etaSeconds'?: "etaSeconds";
 }

@@ -9,6 +9,7 @@ export interface LevelProgress {
   'tokensDone'?: (number | string | Long);
   'tokensTotal'?: (number | string | Long);
   'tokensPerSecond'?: (number | string);
+  'progress'?: (number | string);
 }
 
 export interface LevelProgress__Output {
@@ -18,4 +19,5 @@ export interface LevelProgress__Output {
   'tokensDone': (number);
   'tokensTotal': (number);
   'tokensPerSecond': (number);
+  'progress': (number);
 }

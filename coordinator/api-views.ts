@@ -15,7 +15,7 @@ import { wavHeader, wavSamples } from '../shared/wav.js';
 import type { DurableStore } from './durable/store.js';
 import { TERMINAL_STATES, type JobRecord } from './job.js';
 import { windowsDone } from './scheduler.js';
-import { statusError } from '../server/grpc-server.js';
+import { drainedOrGone, statusError } from '../server/grpc-server.js';
 
 /** Share of a job's overall progress given to decoding; sampling (windows weighted by cost) has the rest. */
 export const DECODE_PROGRESS_SHARE = 0.05;
@@ -174,21 +174,6 @@ export interface PreviewSource {
   onChange(fn: () => void): () => void;
 }
 
-/** Resolves on 'drain', or when the call is cancelled or fails. */
-function drained(call: grpc.ServerWritableStream<unknown, unknown>): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      call.off('drain', done);
-      call.off('cancelled', done);
-      call.off('error', done);
-      resolve();
-    };
-    call.on('drain', done);
-    call.on('cancelled', done);
-    call.on('error', done);
-  });
-}
-
 /**
  * Streams row `row` of a job's WAV file while the job runs: the final header (the total length is known from the
  * plan), then each decode chunk's samples in song order as soon as the chunk is stored, until the last. The bytes
@@ -210,7 +195,7 @@ export async function streamPreview(call: grpc.ServerWritableStream<unknown, Aud
   const send = async (bytes: Uint8Array): Promise<void> => {
     for (let at = 0; at < bytes.length && !cancelled; at += chunkBytes) {
       const n = Math.min(chunkBytes, bytes.length - at);
-      if (!call.write({ data: Buffer.from(bytes.buffer, bytes.byteOffset + at, n), offset, totalBytes })) await drained(call);
+      if (!call.write({ data: Buffer.from(bytes.buffer, bytes.byteOffset + at, n), offset, totalBytes })) await drainedOrGone(call);
       offset += n;
     }
   };

@@ -13,11 +13,11 @@ import type { FetchAudioRequest__Output } from '../proto/generated/jukebox/v1/Fe
 import type { JobEvent } from '../proto/generated/jukebox/v1/JobEvent.js';
 import type { JobChange } from '../proto/generated/jukebox/v1/JobChange.js';
 import type { WatchJobRequest__Output } from '../proto/generated/jukebox/v1/WatchJobRequest.js';
-import { createGrpcServer, listen, statusError, type GrpcServerHandle } from '../server/grpc-server.js';
+import { createGrpcServer, drainedOrGone, listen, statusError, type GrpcServerHandle } from '../server/grpc-server.js';
 import { serveMetrics, type MetricsServer } from '../server/metrics-http.js';
 import { log } from '../server/log.js';
 import { readModelFolder, type ModelFolder } from '../models/model-folder.js';
-import { InvalidArgumentError } from '../shared/errors.js';
+import { InvalidArgumentError, cut } from '../shared/errors.js';
 import { validateJobRequest, resolveLabels } from '../shared/job-spec.js';
 import { levelShape, planSong, songSamples, type SegmentLayout } from '../shared/plan.js';
 import { autoSegments, overlapTokens } from '../shared/segments.js';
@@ -318,10 +318,10 @@ export class Coordinator {
     // An empty model means the one model this coordinator serves, when it serves exactly one.
     const model = req.model === '' && this.models.size === 1 ? [...this.models.values()][0] : this.models.get(req.model);
     if (!model) {
-      throw new InvalidArgumentError('model', `model: unknown model ${JSON.stringify(cutText(req.model))}; this coordinator serves ${[...this.models.keys()].join(', ')}`);
+      throw new InvalidArgumentError('model', `model: unknown model ${JSON.stringify(cut(req.model))}; this coordinator serves ${[...this.models.keys()].join(', ')}`);
     }
     if (wavFormat !== '' && wavFormat !== 'pcm16' && wavFormat !== 'float32') {
-      throw new InvalidArgumentError('wav_format', `wav_format: must be "pcm16" or "float32", got ${JSON.stringify(cutText(wavFormat))}`);
+      throw new InvalidArgumentError('wav_format', `wav_format: must be "pcm16" or "float32", got ${JSON.stringify(cut(wavFormat))}`);
     }
     const { manifest } = model;
     const spec = validateJobRequest({ ...req, model: manifest.modelId }, manifest);
@@ -749,24 +749,4 @@ async function streamPieces(call: grpc.ServerWritableStream<FetchAudioRequest__O
     if (cancelled) return;
   }
   call.end();
-}
-
-/** Resolves on 'drain', or when the call is cancelled or fails; removes the listener that did not fire. */
-function drainedOrGone(call: grpc.ServerWritableStream<unknown, unknown>): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      call.off('drain', done);
-      call.off('cancelled', done);
-      call.off('error', done);
-      resolve();
-    };
-    call.on('drain', done);
-    call.on('cancelled', done);
-    call.on('error', done);
-  });
-}
-
-/** An echoed input, cut short: error messages must fit in gRPC metadata whatever the input. */
-function cutText(value: string, max = 64): string {
-  return value.length > max ? `${value.slice(0, max - 3)}...` : value;
 }

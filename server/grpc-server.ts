@@ -113,3 +113,18 @@ export function statusError(code: grpc.status, details: string): grpc.ServiceErr
   const cut = details.length > MAX_STATUS_DETAILS ? `${details.slice(0, MAX_STATUS_DETAILS - 3)}...` : details;
   return Object.assign(new Error(cut), { code, details: cut, metadata: new grpc.Metadata() });
 }
+
+/** Resolves on 'drain', or when the call is cancelled or fails; removes the listeners that did not fire. */
+export function drainedOrGone(call: grpc.ServerWritableStream<unknown, unknown>): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      call.off('drain', done);
+      call.off('cancelled', done);
+      call.off('error', done);
+      resolve();
+    };
+    call.on('drain', done);
+    call.on('cancelled', done);
+    call.on('error', done);
+  });
+}

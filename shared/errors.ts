@@ -22,3 +22,8 @@ export class ManifestError extends Error {
     this.path = options?.path;
   }
 }
+
+/** An echoed input cut short: error messages must fit in gRPC metadata whatever the input. */
+export function cut(value: string, max = 64): string {
+  return value.length > max ? `${value.slice(0, max - 3)}...` : value;
+}

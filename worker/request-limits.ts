@@ -5,6 +5,7 @@
 import { levelLabels } from '../shared/labels.js';
 import { MAX_SAMPLES } from '../shared/job-spec.js';
 import type { Manifest } from '../shared/types.js';
+import { cut } from '../shared/errors.js';
 
 /** Rows of one window: a job's sample rows (the coordinator never sends more). */
 export const MAX_WINDOW_ROWS = MAX_SAMPLES;
@@ -14,11 +15,6 @@ export const MAX_DECODE_ROWS = MAX_SAMPLES;
 export const DEFAULT_DECODE_CHUNK_TOKENS = 16384;
 /** Longest seed string: 2^64 - 1 has 20 digits (leading zeros beyond that are refused too). */
 const MAX_SEED_CHARS = 20;
-
-/** Echoed values are cut short: a message must fit in gRPC metadata however long the input. */
-export function cut(value: string, max = 64): string {
-  return value.length > max ? `${value.slice(0, max - 3)}...` : value;
-}
 
 /**
  * Tokens per row one Decode may carry by default: the coordinator's default chunk with the decoder's margins on

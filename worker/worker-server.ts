@@ -25,7 +25,8 @@ import type { Span } from '@opentelemetry/api';
 import { TRACEPARENT_METADATA, contextOf, endSpan, startTracing, type Tracing, type TracingOptions } from '../server/tracing.js';
 import { checkWorkerAddress, type Heartbeat } from '../shared/worker-heartbeat.js';
 import { isLoopback, type ServerSecurity } from '../server/security.js';
-import { MAX_DECODE_ROWS, MAX_WINDOW_ROWS, checkLabelVector, checkSampleIds, checkSeed, cut, defaultMaxDecodeTokens, labelRanges, type LabelRanges } from './request-limits.js';
+import { MAX_DECODE_ROWS, MAX_WINDOW_ROWS, checkLabelVector, checkSampleIds, checkSeed, defaultMaxDecodeTokens, labelRanges, type LabelRanges } from './request-limits.js';
+import { cut } from '../shared/errors.js';
 
 export const WORKER_SERVICE = 'jukebox.v1.Worker';
 

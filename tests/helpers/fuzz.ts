@@ -2,19 +2,12 @@
 // broken strings) and raw protobuf bodies written by hand (wrong wire types, truncations, over-long varints,
 // lengths past the end, invalid UTF-8), so that the servers see what no generated client would send.
 
+import { mulberry32 } from '../../bench/seams-dsp.js';
+
 export type Rng = () => number;
 
-/** mulberry32: a small seeded PRNG, [0, 1). */
-export function mulberry32(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32: a small seeded PRNG, [0, 1) (the benches' own). */
+export { mulberry32 };
 
 /** An integer in lo..hi (inclusive). */
 export function int(rng: Rng, lo: number, hi: number): number {

@@ -268,7 +268,7 @@ export class Coordinator {
         stored.sort((a, b) => a.fixed.seq - b.fixed.seq);
         for (const sj of stored) {
           if (this.store.get(sj.fixed.id) || this.closing) continue;
-          const model = [...this.models.values()].find((m) => m.hash === sj.fixed.modelHash);
+          const model = this.modelByHash(sj.fixed.modelHash);
           if (!model) continue;
           if (TERMINAL_STATES.has(sj.progress.state)) {
             this.store.put(finishedJob(sj, model.manifest));
@@ -584,12 +584,18 @@ export class Coordinator {
     };
   }
 
+  /** The served model folder with this hash (jobs name their model by hash in the store). */
+  private modelByHash(hash: string): ModelFolder | undefined {
+    for (const m of this.models.values()) if (m.hash === hash) return m;
+    return undefined;
+  }
+
   /**
    * A job's tokens so far, rebuilt from its stored windows: memory keeps only what pending work reads, and a job
    * restored after a restart keeps its tokens in the store until someone asks for them.
    */
   private async storedTokens(job: JobRecord): Promise<LevelStream[]> {
-    const model = [...this.models.values()].find((m) => m.hash === job.modelHash);
+    const model = this.modelByHash(job.modelHash);
     if (!model) throw new Error(`model ${job.modelHash.slice(0, 12)} is not served here`);
     const stored = await this.durable.getJob(job.id);
     if (!stored) throw new Error(`job ${job.id} is no longer in the store`);

@@ -3,19 +3,16 @@
 // every method with a single request (unary, server streaming) hands the handler a marker instead of throwing,
 // and the handler answers the marker with INVALID_ARGUMENT.
 import * as grpc from '@grpc/grpc-js';
+import { cut } from '../shared/errors.js';
 
 /** What an undecodable request body turns into. */
 class MalformedRequest {
   constructor(readonly reason: string) {}
 }
 
-function cut(value: string, max = 120): string {
-  return value.length > max ? `${value.slice(0, max - 3)}...` : value;
-}
-
 function refusal(path: string, bad: MalformedRequest): Partial<grpc.StatusObject> {
   const method = path.split('/').pop() ?? path;
-  return { code: grpc.status.INVALID_ARGUMENT, details: `${method}: the request body is not a valid protobuf message of the method's request type (${cut(bad.reason)})`, metadata: new grpc.Metadata() };
+  return { code: grpc.status.INVALID_ARGUMENT, details: `${method}: the request body is not a valid protobuf message of the method's request type (${cut(bad.reason, 120)})`, metadata: new grpc.Metadata() };
 }
 
 type Handler = (...args: unknown[]) => unknown;

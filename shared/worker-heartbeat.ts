@@ -1,5 +1,6 @@
 // Pure: the messages workers publish on NATS so that coordinators find them (worker/nats-announce.ts sends them,
 // coordinator/nats-discovery.ts reads them), and their validation. JSON, one message per NATS payload.
+import { cut } from './errors.js';
 
 /** Every `intervalMs` (and once at start, and after each reconnect) while a worker serves. */
 export const HEARTBEAT_SUBJECT = 'jukebox.v1.workers.heartbeat';
@@ -50,7 +51,7 @@ const MAX_ID_CHARS = 200;
  */
 export function checkWorkerAddress(address: string): string | null {
   const m = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$/.exec(address);
-  if (!m) return `"${cut(address)}" is not host:port`;
+  if (!m) return `"${cut(address, 80)}" is not host:port`;
   const port = Number(m[2]);
   if (port < 1 || port > 65535) return `port ${m[2]} is not in 1..65535`;
   if (m[1] === '0.0.0.0' || /^\[[0:]+\]$/.test(m[1])) return `${address} is a wildcard address that no coordinator can dial`;
@@ -130,8 +131,4 @@ function countField(obj: Record<string, unknown>, name: string): string | null {
 function timeField(obj: Record<string, unknown>): string | null {
   const v = obj.sentAtMs;
   return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? null : 'sentAtMs must be a time in ms since the epoch';
-}
-
-function cut(s: string, max = 80): string {
-  return s.length > max ? `${s.slice(0, max - 3)}...` : s;
 }

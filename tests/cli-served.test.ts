@@ -1,8 +1,8 @@
 // Served mode through the CLI: worker and coordinator processes, then submit, watch, list, fetch, cancel.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import { startCliServer, type Announcement } from './helpers/processes.js';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -18,16 +18,7 @@ const children: ChildProcess[] = [];
 let coordinator = '';
 let dir = '';
 
-function startServer(args: string[]): Promise<{ listening: string; metricsPort?: number }> {
-  const child = spawn(process.execPath, [BIN, ...args, '--announce'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', (line) => resolve(JSON.parse(line) as { listening: string }));
-    child.once('exit', (code) => reject(new Error(`${args[0]} exited with ${code}: ${err}`)));
-  });
-}
+const startServer = (args: string[]): Promise<Announcement> => startCliServer(args, children);
 
 const cli = async (...args: string[]): Promise<string> => (await run(process.execPath, [BIN, ...args, '--coordinator', coordinator], { timeout: 120_000 })).stdout;
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setQuiet } from '../server/log.js';
-import { freePort } from './helpers/free-port.js';
+import { freePort } from './helpers/processes.js';
 import { renderSong, startServed, type Served } from './helpers/live-metrics.js';
 
 setQuiet(true);

@@ -4,8 +4,8 @@
 // started without --host, with certificates made by openssl in a temp folder.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import { startCliServer, type Announcement } from './helpers/processes.js';
+import { execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
@@ -51,16 +51,7 @@ function makeCert(name: string, ca: string, san?: string): void {
   openssl('x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.pem`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-out', `${name}.pem`, '-days', '2', '-extfile', ext);
 }
 
-function startServer(args: string[]): Promise<{ listening: string; metricsPort?: number; healthPort?: number }> {
-  const child = spawn(process.execPath, [BIN, ...args, '--announce'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', (line) => resolve(JSON.parse(line) as { listening: string }));
-    child.once('exit', (code) => reject(new Error(`${args[0]} exited with ${code}: ${err}`)));
-  });
-}
+const startServer = (args: string[]): Promise<Announcement> => startCliServer(args, children);
 
 before(async () => {
   makeCa('ca');

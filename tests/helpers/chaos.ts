@@ -1,7 +1,7 @@
 // A real multi-process deployment (nats-server, a coordinator, workers, all through the `jukebox` CLI) and a
 // fault injector that kill -9s its processes during a render. Shared by tests/chaos.test.ts and bench/chaos.ts.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { freePort } from './free-port.js';
+import { freePort, killHard } from './processes.js';
 import { mulberry32 } from '../../bench/seams-dsp.js';
 import { createInterface } from 'node:readline';
 import { CoordinatorClient, type SubmitRequest } from '../../client/coordinator-client.js';
@@ -58,11 +58,7 @@ class Proc {
   async kill9(): Promise<void> {
     const c = this.child;
     this.child = undefined;
-    if (!c || c.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      c.once('exit', () => resolve());
-      c.kill('SIGKILL');
-    });
+    await killHard(c);
   }
 }
 

@@ -2,7 +2,7 @@
 // port and storage (what an operator's restart does).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { freePort } from './free-port.js';
+import { freePort, killHard } from './processes.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -57,11 +57,7 @@ export class NatsServer {
   async kill(): Promise<void> {
     const c = this.child;
     this.child = undefined;
-    if (!c || c.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      c.once('exit', () => resolve());
-      c.kill('SIGKILL');
-    });
+    await killHard(c);
   }
 
   async stop(): Promise<void> {

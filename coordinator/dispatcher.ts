@@ -150,13 +150,11 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     this.pump();
   }
 
-  /** Stops driving a job without changing its state (another coordinator took its lease): its calls are cancelled. */
+  /**
+   * Stops driving a job without changing its state (it ended, or another coordinator took its lease): its calls are
+   * cancelled, except batches shared with other jobs, which go on for them.
+   */
   release(job: JobRecord): void {
-    this.letGo(job);
-  }
-
-  /** Forgets a job's dispatch context and cancels its calls (a batch shared with other jobs goes on for them). */
-  private letGo(job: JobRecord): void {
     this.contexts.delete(job.id);
     const calls = this.calls.get(job.id);
     this.calls.delete(job.id);
@@ -193,6 +191,11 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     return this.contexts.has(jobId);
   }
 
+  /** A result that arrives for this job now is dropped: it ended, it left this coordinator, or the dispatcher closed. */
+  private gone(job: JobRecord): boolean {
+    return TERMINAL_STATES.has(job.state) || this.closed || !this.drives(job.id);
+  }
+
   private setState(job: JobRecord, to: JobState, error?: string, why?: { code: JobErrorCode; task?: string }): void {
     const from = job.state;
     job.state = transition(from, to);
@@ -205,7 +208,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       this.tracing.jobEnded(job.id, to, error);
       job.finishedAtMs = Date.now();
       this.metrics.jobEnded(to, (job.finishedAtMs - job.createdAtMs) / 1000);
-      this.letGo(job);
+      this.release(job);
       job.partial.clear();
       // Re-put so the store can drop old finished jobs.
       this.store.put(job);
@@ -568,7 +571,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     job.partial.delete(key);
     job.runningTails.delete(key);
     const seg = job.levels[level].segments[w.segment];
-    if (TERMINAL_STATES.has(job.state) || this.closed || !this.drives(job.id)) {
+    if (this.gone(job)) {
       seg.running = false;
       this.metrics.tasksCancelled.inc({ level: String(level) });
       return;
@@ -590,13 +593,13 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       () => {
         seg.running = false;
         this.tracing.taskEnded(job.id, key);
-        if (TERMINAL_STATES.has(job.state) || this.closed || !this.drives(job.id)) return;
+        if (this.gone(job)) return;
         this.guard(job, `finishing ${what}`, () => this.applyWindow(job, task, rows!, elapsedMs));
         this.pump();
       },
       (err: Error) => {
         seg.running = false;
-        if (TERMINAL_STATES.has(job.state) || this.closed || !this.drives(job.id)) return;
+        if (this.gone(job)) return;
         this.guard(job, `finishing ${what}`, () => this.retryOrFail(job, key, worker, { kind: 'store', message: `storing its tokens failed: ${err.message}` }, what, false));
         this.pump();
       },
@@ -639,8 +642,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       unwatch();
       untrack();
       this.workers.release(worker);
-      const gone = (): boolean => TERMINAL_STATES.has(job.state) || this.closed || !this.drives(job.id);
-      if (gone()) {
+      if (this.gone(job)) {
         job.decode.running[chunkIndex] = false;
         this.metrics.tasksCancelled.inc({ level: 'decode' });
         return this.pump();
@@ -653,7 +655,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
           this.persistence.decodeDone(job, chunkIndex, key, audio!).then(
             () => {
               job.decode.running[chunkIndex] = false;
-              if (gone()) return;
+              if (this.gone(job)) return;
               this.guard(job, `finishing decode chunk ${chunkIndex}`, () => {
                 job.decode.done[chunkIndex] = true;
                 this.tracing.taskEnded(job.id, key);
@@ -664,7 +666,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
             },
             (err: Error) => {
               job.decode.running[chunkIndex] = false;
-              if (gone()) return;
+              if (this.gone(job)) return;
               this.guard(job, `finishing decode chunk ${chunkIndex}`, () =>
                 this.retryOrFail(job, key, worker, { kind: 'store', message: `storing its audio failed: ${err.message}` }, `decode chunk ${chunkIndex}`, false),
               );

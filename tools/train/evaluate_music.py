@@ -1,0 +1,255 @@
+#!/usr/bin/env python3
+"""Measures the bundled model (models/tiny, trained by train_tiny_music.py) and writes what docs/tiny-model.md
+quotes: bench/results/tiny-model-quality.json and docs/images/tiny-*.png.
+
+    /usr/bin/python3 tools/train/evaluate_music.py --corpus /tmp/music-corpus --work /tmp/tiny-train \
+        [--renders /tmp/tiny-renders] [--seeds 3] [--seconds 10] [--baseline-render RANDOM_MODEL.wav]
+
+1. the VQ-VAE's reconstruction of the held-out clips (SNR, spectral convergence; from the training run);
+2. each prior's per-token negative log-likelihood on every n_ctx window (hop n_ctx / 2) of the held-out
+   clips' codes, against the uniform baseline ln(codebook size);
+3. renders made with `jukebox render` (one per artist and per genre, several seeds), measured with the same
+   audio descriptors as held-out corpus clips, white noise and (optionally) the random model's render:
+   - pitch: spectral flatness (geometric / arithmetic mean of the power spectrum, median over active frames;
+     white noise is about 0.56, a sum of steady tones near 0) and periodicity (the highest normalised
+     autocorrelation at lags 2-20 ms, median over active frames; pitched notes near 1, noise near 0);
+   - rhythm: onset rate (peaks of the half-wave rectified spectral flux, per second) and pulse clarity (the
+     highest normalised autocorrelation of the flux envelope at lags of 0.25-1.5 s, i.e. 40-240 bpm);
+   - brightness: spectral centroid (Hz, energy weighted).
+   Each label's renders are compared with the corpus clips of that label: the label moves the descriptor in
+   the direction the corpus has it.
+4. spectrogram PNGs: one render per artist and per genre.
+"""
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import wave
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOOLS = os.path.dirname(HERE)
+ROOT = os.path.dirname(TOOLS)
+sys.path.insert(0, TOOLS)
+sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True
+
+import numpy as np  # noqa: E402
+from scipy.signal import find_peaks  # noqa: E402
+
+SR = 16000
+N_FFT, HOP = 1024, 256
+
+
+def read_wav(path: str) -> np.ndarray:
+    with wave.open(path, 'rb') as w:
+        assert w.getnchannels() == 1 and w.getsampwidth() == 2, f'{path}: expected 16-bit mono'
+        return np.frombuffer(w.readframes(w.getnframes()), dtype='<i2').astype(np.float32) / 32768.0
+
+
+def power_spectrogram(x: np.ndarray) -> np.ndarray:
+    n = 1 + (len(x) - N_FFT) // HOP
+    idx = np.arange(N_FFT)[None, :] + HOP * np.arange(n)[:, None]
+    frames = x[idx] * np.hanning(N_FFT)[None, :]
+    return np.abs(np.fft.rfft(frames, axis=1)) ** 2  # [frames, bins]
+
+
+def descriptors(x: np.ndarray) -> dict:
+    p = power_spectrogram(x) + 1e-12
+    energy = p.sum(axis=1)
+    active = energy > energy.max() * 1e-4  # frames within 40 dB of the loudest
+    flatness = np.exp(np.log(p).mean(axis=1)) / p.mean(axis=1)
+    freqs = np.fft.rfftfreq(N_FFT, 1 / SR)
+    centroid = float((p * freqs[None, :]).sum() / p.sum())
+    # periodicity: normalised autocorrelation of each active frame at lags of 2-20 ms
+    lo, hi = int(0.002 * SR), int(0.020 * SR)
+    per = []
+    for i in np.nonzero(active)[0][::2]:
+        f = x[i * HOP:i * HOP + N_FFT]
+        f = f - f.mean()
+        ac = np.fft.irfft(np.abs(np.fft.rfft(f, 2 * N_FFT)) ** 2)[:hi + 1]
+        if ac[0] > 0:
+            per.append(float(ac[lo:hi + 1].max() / ac[0]))
+    # rhythm: spectral flux of the log power spectrum
+    logp = np.log10(p)
+    flux = np.maximum(np.diff(logp, axis=0), 0).sum(axis=1)
+    flux = flux - np.convolve(flux, np.ones(16) / 16, mode='same')  # local mean removed
+    env = np.maximum(flux, 0)
+    frame_rate = SR / HOP
+    peaks, _ = find_peaks(env, height=env.mean() + env.std(), distance=max(1, int(0.08 * frame_rate)))
+    e = env - env.mean()
+    ac = np.correlate(e, e, mode='full')[len(e) - 1:]
+    lag_lo, lag_hi = int(0.25 * frame_rate), int(1.5 * frame_rate)
+    pulse = float(ac[lag_lo:lag_hi].max() / ac[0]) if ac[0] > 0 else 0.0
+    return {
+        'flatness': float(np.median(flatness[active])),
+        'periodicity': float(np.median(per)) if per else 0.0,
+        'onsetRate': float(len(peaks) / (len(x) / SR)),
+        'pulseClarity': pulse,
+        'centroidHz': centroid,
+        'rms': float(np.sqrt((x ** 2).mean())),
+    }
+
+
+def summarise(rows: list) -> dict:
+    keys = rows[0].keys()
+    return {k: {'median': float(np.median([r[k] for r in rows])), 'min': float(min(r[k] for r in rows)),
+                'max': float(max(r[k] for r in rows)), 'n': len(rows)} for k in keys}
+
+
+def spectrogram_png(x: np.ndarray, title: str, path: str) -> None:
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    p = power_spectrogram(x)
+    db = 10 * np.log10(p.T + 1e-10)
+    fig, ax = plt.subplots(figsize=(7, 2.6), dpi=80)
+    ax.imshow(db, origin='lower', aspect='auto', cmap='magma', vmin=db.max() - 80, vmax=db.max(),
+              extent=[0, len(x) / SR, 0, SR / 2000])
+    ax.set_xlabel('seconds')
+    ax.set_ylabel('kHz')
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def prior_nll(work: str, corpus: str) -> list:
+    """Held-out NLL per level: every window of n_ctx tokens at a hop of n_ctx / 2, true labels."""
+    import torch
+    from corpus_data import label_vector, load_corpus, relevant_lyric_tokens
+    from jukebox_model.tiny import build
+    from prior_training import window_nll
+
+    with open(os.path.join(TOOLS, 'configs', 'tiny.json'), encoding='utf-8') as f:
+        cfg = json.load(f)
+    cfg['weights'] = os.path.join(TOOLS, 'configs', cfg['weights'])
+    vqvae, priors = build(cfg)
+    clips = load_corpus(corpus, cfg)
+    data = np.load(os.path.join(work, 'codes.npz'))
+    out = []
+    for prior in priors:
+        level, hop = prior.level, vqvae.hop_lengths[prior.level]
+        nll, count = 0.0, 0
+        for i, c in enumerate(clips):
+            if c.split != 'held_out':
+                continue
+            codes = data[f'{i}_{level}'].astype(np.int64)
+            upper_codes = data[f'{i}_{level + 1}'].astype(np.int64) if prior.x_cond else None
+            xs, ups, labs = [], [], []
+            for start in range(0, len(codes) - prior.n_ctx + 1, prior.n_ctx // 2):
+                xs.append(codes[start:start + prior.n_ctx])
+                if prior.x_cond:
+                    u = start // prior.cond_downsample
+                    ups.append(upper_codes[u:u + prior.n_ctx // prior.cond_downsample])
+                window = prior.n_ctx * hop
+                lyr = relevant_lyric_tokens(c.lyric_ids, prior.n_tokens, len(c.audio), start * hop, window) \
+                    if prior.n_tokens else []
+                labs.append(label_vector(len(c.audio), start * hop, window, c.artist, c.genres,
+                                         prior.max_bow_genre_size, lyr))
+            with torch.no_grad():
+                v = window_nll(prior, torch.tensor(np.stack(xs)), torch.tensor(np.stack(ups)) if ups else None,
+                               torch.tensor(labs))
+            nll += float(v.sum()) * prior.n_ctx
+            count += len(xs) * prior.n_ctx
+        out.append({'level': level, 'heldOutNllNats': nll / count, 'uniformNats': math.log(prior.bins),
+                    'tokens': count})
+    return out
+
+
+def render(out: str, seconds: int, seed: int, artist: str, genres: list, lyrics: str = '') -> None:
+    if os.path.exists(out):
+        return
+    cmd = ['node', os.path.join(ROOT, 'bin', 'jukebox.js'), 'render', '--seconds', str(seconds), '--seed', str(seed),
+           '--workers', '2', '--artist', artist, '--quiet', '--out', out]
+    if genres:
+        cmd += ['--genre', *genres]
+    if lyrics:
+        cmd += ['--lyrics', lyrics]
+    subprocess.run(cmd, check=True, cwd=ROOT)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--corpus', required=True)
+    ap.add_argument('--work', required=True)
+    ap.add_argument('--renders', default='/tmp/tiny-renders')
+    ap.add_argument('--seeds', type=int, default=3)
+    ap.add_argument('--seconds', type=int, default=10)
+    ap.add_argument('--baseline-render', help='a render of the random model, for comparison')
+    ap.add_argument('--images', default=os.path.join(ROOT, 'docs', 'images'))
+    ap.add_argument('--out', default=os.path.join(ROOT, 'bench', 'results', 'tiny-model-quality.json'))
+    args = ap.parse_args()
+    os.makedirs(args.renders, exist_ok=True)
+    os.makedirs(args.images, exist_ok=True)
+    with open(os.path.join(args.corpus, 'index.json'), encoding='utf-8') as f:
+        index = json.load(f)
+    with open(os.path.join(TOOLS, 'configs', 'tiny.json'), encoding='utf-8') as f:
+        cfg = json.load(f)
+    artists = [a for a in cfg['labels']['artists'] if a != 'unknown']
+    genres = [g for g in cfg['labels']['genres'] if g != 'unknown']
+
+    result = {}
+    with open(os.path.join(args.work, 'vqvae-history.json'), encoding='utf-8') as f:
+        result['vqvaeHeldOut'] = json.load(f)['heldOut']
+    result['priorsHeldOut'] = prior_nll(args.work, args.corpus)
+    for p in result['priorsHeldOut']:
+        print(f'level {p["level"]}: held-out NLL {p["heldOutNllNats"]:.2f} nats/token (uniform {p["uniformNats"]:.2f})')
+
+    corpus = {'artist': {}, 'genre': {}}
+    held = []
+    for c in index['clips']:
+        d = descriptors(read_wav(os.path.join(args.corpus, c['file'])))
+        corpus['artist'].setdefault(c['artist'], []).append(d)
+        corpus['genre'].setdefault(c['genres'][0], []).append(d)
+        if c['split'] == 'held_out':
+            held.append(d)
+    noise = np.random.default_rng(0).normal(0, 0.1, SR * args.seconds).astype(np.float32)
+    result['reference'] = {'heldOutClips': summarise(held), 'whiteNoise': descriptors(noise)}
+    if args.baseline_render:
+        result['reference']['randomModelRender'] = descriptors(read_wav(args.baseline_render))
+
+    renders = {'artist': {}, 'genre': {}}
+    for kind, names in (('artist', artists), ('genre', genres)):
+        for name in names:
+            rows = []
+            for seed in range(1, args.seeds + 1):
+                path = os.path.join(args.renders, f'{kind}-{name}-{seed}.wav')
+                if kind == 'artist':
+                    render(path, args.seconds, seed, name, [])
+                else:
+                    render(path, args.seconds, seed, 'unknown', [name])
+                x = read_wav(path)
+                rows.append(descriptors(x))
+                if seed == 1:
+                    spectrogram_png(x, f'jukebox render --{kind} {name} --seed 1 ({args.seconds} s)',
+                                    os.path.join(args.images, f'tiny-{kind}-{name}.png'))
+            renders[kind][name] = summarise(rows)
+            print(f'{kind} {name}: ' + ', '.join(f'{k} {v["median"]:.3g}' for k, v in renders[kind][name].items()))
+    result['renders'] = renders
+    result['corpusByLabel'] = {k: {n: summarise(v) for n, v in d.items()} for k, d in corpus.items()}
+    result['renders']['all'] = summarise([r for kind in ('artist', 'genre') for r in
+                                          [descriptors(read_wav(os.path.join(args.renders, f)))
+                                           for f in sorted(os.listdir(args.renders)) if f.startswith(kind)]])
+    # Does a label move a descriptor the way the corpus does? Rank correlation over the labels.
+    agree = {}
+    for kind in ('artist', 'genre'):
+        names = [n for n in renders[kind] if n in result['corpusByLabel'][kind]]
+        for key in ('onsetRate', 'centroidHz', 'pulseClarity', 'flatness'):
+            a = np.array([result['corpusByLabel'][kind][n][key]['median'] for n in names])
+            b = np.array([renders[kind][n][key]['median'] for n in names])
+            ra, rb = a.argsort().argsort(), b.argsort().argsort()
+            agree[f'{kind}:{key}'] = float(np.corrcoef(ra, rb)[0, 1])
+    result['labelRankCorrelation'] = agree
+    print('rank correlation of label medians, renders vs corpus:', json.dumps(agree))
+    x = read_wav(os.path.join(args.renders, 'artist-tiny_ensemble-1.wav'))
+    spectrogram_png(x, 'jukebox render --artist tiny_ensemble --seed 1', os.path.join(args.images, 'tiny-render.png'))
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, 'w', encoding='utf-8') as f:
+        json.dump(result, f, indent=1)
+    print(f'wrote {args.out}')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Trains the bundled model (models/tiny) on the synthetic music corpus, stage by stage:
+
+    /usr/bin/python3 tools/train/music_corpus.py --out /tmp/music-corpus      # the data (not committed)
+    /usr/bin/python3 tools/train/train_tiny_music.py --corpus /tmp/music-corpus --work /tmp/tiny-train \
+        [--training tools/configs/tiny-training.json] [--stages vqvae,codes,prior2,prior1,prior0,weights]
+
+Stages (each writes into --work and is skipped when its output exists, so a run can be resumed):
+  vqvae   the VQ-VAE with Jukebox's losses (vqvae_training.py)          -> vqvae.pt, vqvae-history.json
+  codes   every clip encoded at every level                            -> codes.npz
+  priorL  prior of level L on those codes (prior_training.py)           -> prior{L}.pt, prior{L}-history.json
+  weights all weights in one file, as tools/configs/tiny.json names it  -> tools/configs/tiny-weights.pt
+Then `tools/make_tiny_model.py` exports models/tiny from tiny.json + tiny-weights.pt, and
+`tools/train/evaluate_music.py` measures it. Seeded; on 2 CPU cores the stages take about 70 minutes.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+import warnings
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOOLS = os.path.dirname(HERE)
+sys.path.insert(0, TOOLS)
+sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+
+from corpus_data import load_corpus  # noqa: E402
+from jukebox_model.init import randomise  # noqa: E402
+from jukebox_model.prior import SimplePrior  # noqa: E402
+from jukebox_model.tiny import level_hps, random_official_vqvae  # noqa: E402
+from jukebox_model.vqvae_official import VQVAE  # noqa: E402
+from prior_training import WindowSampler, train_prior  # noqa: E402
+from vqvae_training import reconstruction_metrics, train_vqvae  # noqa: E402
+
+
+def fresh_priors(cfg: dict, init: dict, seed: int):
+    vq = {k: cfg['vqvae'][k] for k in ('levels', 'downs_t', 'strides_t', 'l_bins')}
+    priors = [SimplePrior(level_hps(cfg, p), vq) for p in sorted(cfg['priors'], key=lambda p: p['level'])]
+    randomise(nn.ModuleList(priors), init, torch.Generator().manual_seed(seed))
+    return priors
+
+
+def load_vqvae(cfg: dict, work: str) -> VQVAE:
+    vqvae = random_official_vqvae(cfg['vqvae'], cfg['seed'], cfg['init'])
+    vqvae.load_state_dict(torch.load(os.path.join(work, 'vqvae.pt')))
+    return vqvae.eval()
+
+
+def save_json(path: str, obj) -> None:
+    with open(path, 'w', encoding='utf-8') as f:
+        json.dump(obj, f, indent=1)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--corpus', required=True)
+    ap.add_argument('--work', required=True)
+    ap.add_argument('--training', default=os.path.join(TOOLS, 'configs', 'tiny-training.json'))
+    ap.add_argument('--stages', default='vqvae,codes,prior2,prior1,prior0,weights')
+    ap.add_argument('--threads', type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    warnings.filterwarnings('ignore', category=UserWarning)
+    with open(args.training, encoding='utf-8') as f:
+        tr = json.load(f)
+    cfg_path = os.path.join(os.path.dirname(args.training), tr['model_config'])
+    with open(cfg_path, encoding='utf-8') as f:
+        cfg = json.load(f)
+    os.makedirs(args.work, exist_ok=True)
+    clips = load_corpus(args.corpus, cfg)
+    train = [c for c in clips if c.split == 'train']
+    held = [c for c in clips if c.split == 'held_out']
+    print(f'corpus: {len(train)} training clips, {len(held)} held out')
+    stages = args.stages.split(',')
+    log_path = os.path.join(args.work, 'train.log')
+
+    def log(msg: str) -> None:
+        print(msg, flush=True)
+        with open(log_path, 'a', encoding='utf-8') as f:
+            f.write(msg + '\n')
+
+    if 'vqvae' in stages and not os.path.exists(os.path.join(args.work, 'vqvae.pt')):
+        t0 = time.time()
+        v = tr['vqvae']
+        vqvae = random_official_vqvae(cfg['vqvae'], cfg['seed'], cfg['init'])
+        hist = train_vqvae(vqvae, [c.audio for c in train], v['steps'], v['batch'], v['length'], tr['seed'],
+                           lr=v['lr'], commit=v['commit'], spec_weight=v['multispectral'], log=log)
+        metrics = reconstruction_metrics(vqvae, [c.audio for c in held])
+        log(f'vqvae: {time.time() - t0:.0f} s; held-out ' + ', '.join(
+            f'L{m["level"]} SNR {m["snrDb"]:.1f} dB SC {m["spectralConvergence"]:.2f}' for m in metrics))
+        save_json(os.path.join(args.work, 'vqvae-history.json'),
+                  {'history': hist, 'heldOut': metrics, 'seconds': time.time() - t0})
+        torch.save(vqvae.state_dict(), os.path.join(args.work, 'vqvae.pt'))
+
+    codes_path = os.path.join(args.work, 'codes.npz')
+    if 'codes' in stages and not os.path.exists(codes_path):
+        vqvae = load_vqvae(cfg, args.work)
+        arrays = {}
+        with torch.no_grad():
+            for i, c in enumerate(clips):
+                for level in range(vqvae.levels):
+                    hop = vqvae.hop_lengths[-1]
+                    x = torch.from_numpy(c.audio[: len(c.audio) // hop * hop])[None]
+                    arrays[f'{i}_{level}'] = vqvae.encode_level(x, level)[0].numpy().astype(np.int16)
+        np.savez(codes_path, **arrays)
+        log(f'codes: {len(clips)} clips encoded')
+
+    for level in (2, 1, 0):
+        out = os.path.join(args.work, f'prior{level}.pt')
+        if f'prior{level}' not in stages or os.path.exists(out):
+            continue
+        t0 = time.time()
+        data = np.load(codes_path)
+        codes = [[data[f'{i}_{l}'].astype(np.int64) for l in range(3)] for i in range(len(clips))]
+        prior = fresh_priors(cfg, tr['init'], tr['seed'])[level]
+        vqvae = load_vqvae(cfg, args.work)
+        hops = vqvae.hop_lengths
+        train_idx = [i for i, c in enumerate(clips) if c.split == 'train']
+        held_idx = [i for i, c in enumerate(clips) if c.split == 'held_out']
+        upper_hop = hops[level + 1] if level + 1 < len(hops) else None
+        sampler = WindowSampler(prior, [codes[i] for i in train_idx], [clips[i] for i in train_idx], hops[level],
+                                upper_hop, cfg['sr'], tr['seed'] + level, tr['max_song_seconds'])
+        held_sampler = WindowSampler(prior, [codes[i] for i in held_idx], [clips[i] for i in held_idx],
+                                     hops[level], upper_hop, cfg['sr'], tr['seed'] + 100 + level,
+                                     tr['max_song_seconds'])
+        p = tr['priors'][str(level)]
+        hist = train_prior(prior, sampler, p['steps'], p['batch'], tr['seed'] + level, lr=p['lr'], log=log,
+                           held_out=held_sampler)
+        save_json(os.path.join(args.work, f'prior{level}-history.json'), {'history': hist, 'seconds': time.time() - t0})
+        torch.save(prior.state_dict(), out)
+        log(f'prior {level}: {time.time() - t0:.0f} s')
+
+    if 'weights' in stages:
+        weights = {'vqvae': torch.load(os.path.join(args.work, 'vqvae.pt')),
+                   'priors': [torch.load(os.path.join(args.work, f'prior{l}.pt')) for l in range(3)]}
+        dest = os.path.join(os.path.dirname(cfg_path), cfg['weights'])
+        torch.save(weights, dest)
+        log(f'weights: {dest} ({os.path.getsize(dest) / 1e6:.1f} MB)')
+
+
+if __name__ == '__main__':
+    main()

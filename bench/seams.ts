@@ -22,7 +22,7 @@ import { promisify } from 'node:util';
 import { DEFAULT_MODEL_DIR, readModelFolder } from '../models/model-folder.js';
 import { planSong } from '../shared/plan.js';
 import { windowLabels } from '../shared/labels.js';
-import { resolveLabels } from '../shared/job-spec.js';
+import { resolveRowLabels } from '../shared/job-spec.js';
 import { decodeWav } from '../shared/wav.js';
 import type { LevelPlan, Manifest, SongPlan } from '../shared/types.js';
 import { LevelGraphs, openSession } from '../worker/onnx-runtime.js';
@@ -313,7 +313,7 @@ async function main(): Promise<void> {
 
     // 3. Token NLL under exact windows: every exact window of each split level, all seeds and sources as rows.
     const tScore = performance.now();
-    const labels = resolveLabels({ artist: 'unknown', genres: [], lyrics: '' }, manifest);
+    const labels = resolveRowLabels({ artist: 'unknown', genres: [], lyrics: '' }, manifest);
     const totalLength = Math.floor(SECONDS * sr);
     const rowKeys: { seed: number; src: Source }[] = SEEDS.flatMap((seed) => sources.map((src) => ({ seed, src })));
     const nll = new Map<number, Float64Array[]>(); // level -> per row key

@@ -8,7 +8,8 @@ import { DEFAULT_MODEL_DIR, readModelFolder } from '../models/model-folder.js';
 import { planSong, planWork, songSamples, type SegmentLayout } from '../shared/plan.js';
 import { validateJobRequest } from '../shared/job-spec.js';
 import { analysePlan, relativeStepCost, scheduleBounds } from '../shared/critical-path.js';
-import type { JobSpec, Manifest } from '../shared/types.js';
+import type { JobSpec, Manifest, RowLabels } from '../shared/types.js';
+import { METAS_SYNTAX, ROW_SYNTAX, parseRowFlag, readMetasFile, rowsSamples } from './row-labels.js';
 import { resolveLayout } from '../coordinator/coordinator.js';
 import { simulate } from '../coordinator/simulation.js';
 import { JukeboxWorker } from '../worker/worker-server.js';
@@ -55,13 +56,56 @@ function perLevel(v: string): number[] {
   });
 }
 
+/** Options given more than once on purpose (each occurrence adds a value); every other one-value option refuses a second. */
+const REPEATABLE = new WeakSet<Option>();
+
+/**
+ * Makes every single-valued option of `cmd` and its subcommands refuse a second occurrence, which commander
+ * would let replace the first silently (`--artist a --artist b`). Variadic options and REPEATABLE ones collect.
+ */
+function refuseRepeatedOptions(cmd: Command): void {
+  for (const option of cmd.options) {
+    if (!(option.required || option.optional) || option.variadic || REPEATABLE.has(option)) continue;
+    const parse = option.parseArg;
+    const key = option.attributeName();
+    option.parseArg = <T>(value: string, previous: T): T => {
+      // 'cli': an earlier occurrence on this command line set it (a default or $ENV value may be overridden once).
+      if (cmd.getOptionValueSource(key) === 'cli') throw new CommanderArgError(`${option.long ?? option.flags} is given more than once; give it once`);
+      return parse ? parse(value, previous) : (value as T);
+    };
+  }
+  for (const sub of cmd.commands) refuseRepeatedOptions(sub);
+}
+
+/** An option whose every occurrence adds one parsed value to a list. */
+function repeatableOption<T>(flags: string, description: string, parse: (value: string) => T): Option {
+  const option = new Option(flags, description).argParser((value: string, previous: T[] | undefined): T[] => [...(previous ?? []), parse(value)]);
+  REPEATABLE.add(option);
+  return option;
+}
+
+/** Runs a parser that throws plain Errors as an option parser (commander names the flag and the value). */
+function flagParser<T>(parse: (value: string) => T): (value: string) => T {
+  return (value) => {
+    try {
+      return parse(value);
+    } catch (err) {
+      throw new CommanderArgError((err as Error).message);
+    }
+  };
+}
+
 interface JobFlags {
   seconds: number;
   seed: string;
-  samples: number;
-  artist: string;
-  genre: string[];
+  /** Unset: 1, or the number of per-row labels. */
+  samples?: number;
+  /** Unset: "unknown". */
+  artist?: string;
+  genre?: string[];
   lyrics?: string;
+  row?: RowLabels[];
+  metas?: RowLabels[];
   temperature?: number[];
   topK?: number[];
   topP?: number[];
@@ -77,10 +121,12 @@ function addJobOptions(cmd: Command): Command {
   return cmd
     .requiredOption('--seconds <s>', 'song length in seconds (rounded down to the top level hop)', num('--seconds'))
     .option('--seed <n>', 'seed: fixes every token', '0')
-    .option('--samples <k>', 'sample rows rendered together', positiveInt('--samples'), 1)
-    .option('--artist <name>', 'artist label', 'unknown')
-    .option('--genre <name...>', 'genre label(s)', [])
-    .option('--lyrics <text|@file>', 'lyrics, or @path to read them from a file')
+    .option('--samples <k>', 'sample rows rendered together (default: 1, or the number of --row / --metas rows)', positiveInt('--samples'))
+    .option('--artist <name>', 'artist label of every row (default: "unknown")')
+    .option('--genre <name...>', 'genre label(s) of every row')
+    .option('--lyrics <text|@file>', 'lyrics of every row, or @path to read them from a file')
+    .addOption(repeatableOption('--row <labels>', ROW_SYNTAX, flagParser((v) => parseRowFlag(v))).conflicts(['artist', 'genre', 'lyrics']))
+    .addOption(new Option('--metas <file.json>', METAS_SYNTAX).argParser(flagParser((v) => readMetasFile(v))).conflicts(['artist', 'genre', 'lyrics', 'row']))
     .option('--temperature <t>', 'temperature, one value or per level "t0,t1,t2" (0 = bottom)', perLevel)
     .option('--top-k <k>', 'top-k (0 = off), one value or per level', perLevel)
     .option('--top-p <p>', 'top-p in (0,1] (1 = off), one value or per level', perLevel)
@@ -103,11 +149,8 @@ function submitRequest(flags: JobFlags, modelId: string, levels: number): Submit
   }
   return {
     model: modelId,
-    artist: flags.artist,
-    genres: flags.genre,
-    lyrics: readLyrics(flags.lyrics),
+    ...labelFields(flags),
     durationSeconds: flags.seconds,
-    samples: flags.samples,
     seed: flags.seed,
     wavFormat: flags.wavFormat,
     sampling: Array.from({ length: levels }, (_, level) => ({
@@ -121,6 +164,14 @@ function submitRequest(flags: JobFlags, modelId: string, levels: number): Submit
     ...(flags.overlap !== undefined ? { segmentOverlap: flags.overlap } : {}),
     priority: flags.priority,
   };
+}
+
+/** The labels and sample count: per row from --row or --metas (commander refuses them with the job-wide flags), else job-wide. */
+function labelFields(flags: JobFlags): Pick<SubmitRequest, 'artist' | 'genres' | 'lyrics' | 'rows' | 'samples'> {
+  const from = flags.row ? '--row' : flags.metas ? '--metas' : undefined;
+  const rows = flags.row ?? flags.metas;
+  if (rows && from) return { rows, samples: rowsSamples(rows, flags.samples, from) };
+  return { artist: flags.artist ?? 'unknown', genres: flags.genre ?? [], lyrics: readLyrics(flags.lyrics), samples: flags.samples ?? 1 };
 }
 
 /** --segments: one count for every level below the top, or one per level (level 0 first). */
@@ -419,9 +470,10 @@ addJobOptions(
     .option('--levels <n>', 'levels of the model (for per-level sampling flags)', int('--levels'), 3)
     .option('--wait', 'watch until it ends'),
 ).action(async (flags: JobFlags & { coordinator: string; levels: number; wait?: boolean }) => {
+  const req = submitRequest(flags, flags.model, flags.levels);
   const client = connectCoordinator(flags);
   try {
-    const job = await client.submit(submitRequest(flags, flags.model, flags.levels));
+    const job = await client.submit(req);
     process.stdout.write(`${job.jobId}\n`);
     if (flags.wait) {
       const end = await watchWithProgress(client, job.jobId, true);
@@ -508,6 +560,7 @@ program
 
 registerModelsCommand(program);
 addSecurityOptions(program);
+refuseRepeatedOptions(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`jukebox: ${describeError(err)}\n`);

@@ -10,6 +10,7 @@ import type { AudioChunk } from '../proto/generated/jukebox/v1/AudioChunk.js';
 import type { ModelFolder } from '../models/model-folder.js';
 import { InvalidArgumentError } from '../shared/errors.js';
 import { normV2 } from '../shared/labels.js';
+import { sameRowLabels } from '../shared/job-spec.js';
 import { minimumDurationSeconds } from '../shared/plan.js';
 import { wavHeader, wavSamples } from '../shared/wav.js';
 import type { DurableStore } from './durable/store.js';
@@ -56,14 +57,20 @@ export function decodedSamples(job: JobRecord): number {
   return tokens * hop;
 }
 
-/** The request as the coordinator took it, defaults filled in. */
+/**
+ * The request as the coordinator took it, defaults filled in. Labels as a request would give them: job-wide when
+ * every row has the same, else one entry of `rows` per row (a valid request either way).
+ */
 export function echoedRequest(job: JobRecord): SubmitJobRequest {
   const { spec } = job;
+  const first = spec.rows[0];
+  const uniform = spec.rows.every((r) => sameRowLabels(r, first));
   return {
     model: spec.model,
-    artist: spec.artist,
-    genres: [...spec.genres],
-    lyrics: spec.lyrics,
+    artist: uniform ? first.artist : '',
+    genres: uniform ? [...first.genres] : [],
+    lyrics: uniform ? first.lyrics : '',
+    rows: uniform ? [] : spec.rows.map((r) => ({ artist: r.artist, genres: [...r.genres], lyrics: r.lyrics })),
     durationSeconds: spec.durationSeconds,
     samples: spec.samples,
     seed: spec.seed.toString(),

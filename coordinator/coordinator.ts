@@ -442,6 +442,7 @@ export class Coordinator {
               artist: r.artist,
               genres: r.genres,
               lyrics: r.lyrics,
+              rows: r.rows.map((row) => ({ artist: row.artist, genres: row.genres, lyrics: row.lyrics })),
               durationSeconds: r.durationSeconds,
               samples: r.samples,
               seed: r.seed,

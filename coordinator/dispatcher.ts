@@ -17,8 +17,8 @@ import { noJobTracing, type JobTracer } from './job-tracing.js';
 
 export interface DispatchContext {
   manifest: Manifest;
-  /** Index = level. */
-  labels: ResolvedLabels[];
+  /** Index = sample row, then level (resolveLabels). */
+  labels: ResolvedLabels[][];
 }
 
 export interface DispatcherOptions {
@@ -456,14 +456,21 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     // Jukebox conditions on the intended song length (total_sample_length_in_seconds * sr), not the rounded one;
     // offsets are the window's true place in the song, in every segment.
     const totalLength = Math.floor(job.spec.durationSeconds * job.plan.sampleRate);
-    const label = Int32Array.from(windowLabels(ctx.manifest, level, w.start, totalLength, ctx.labels[level]));
+    // Each row conditioned on its own labels (Jukebox's per-row metas); rows with the same labels share one vector.
+    const vectors = new Map<ResolvedLabels, Int32Array>();
+    const labels = ctx.labels.map((perLevel) => {
+      let v = vectors.get(perLevel[level]);
+      if (!v) vectors.set(perLevel[level], (v = Int32Array.from(windowLabels(ctx.manifest, level, w.start, totalLength, perLevel[level]))));
+      return v;
+    });
+    if (labels.length !== rows) throw new Error(`job ${job.id} has labels for ${labels.length} rows, not ${rows}`);
     return {
       jobId: job.id,
       windowIndex: w.index,
       start: w.start,
       context: job.tokens[level].context(w.segment, w.start, w.start + w.contextTokens),
       upper: lm.conditioning.upper ? job.tokens[level + 1].range(w.upperStart, w.upperEnd) : [],
-      labels: Array.from({ length: rows }, () => label),
+      labels,
       seed: job.spec.seed,
       sampling: job.spec.sampling[level],
       sampleIds: Array.from({ length: rows }, (_, i) => i),

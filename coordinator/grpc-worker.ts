@@ -6,7 +6,7 @@ import { bearerInterceptor, clientCredentials, type ClientTlsFiles } from '../se
 import type { WorkerClient } from '../proto/generated/jukebox/v1/Worker.js';
 import type { SampleWindowResponse__Output } from '../proto/generated/jukebox/v1/SampleWindowResponse.js';
 import type { TaskFailure, FailureKind } from './retry.js';
-import type { BatchHandlers, DecodeJob, RemoteCall, WindowBatch, WorkerConnection, WorkerInfo } from './worker-connection.js';
+import type { BatchHandlers, DecodeJob, EncodeJob, RemoteCall, WindowBatch, WorkerConnection, WorkerInfo } from './worker-connection.js';
 
 function kindOf(code: grpc.status): FailureKind {
   switch (code) {
@@ -73,6 +73,7 @@ export class GrpcWorkerConnection implements WorkerConnection {
           batchBucket: res.batchBucket,
           precision: res.precision || 'fp32',
           decodes: res.decodes,
+          encodes: res.encodes,
         });
       });
     });
@@ -128,6 +129,19 @@ export class GrpcWorkerConnection implements WorkerConnection {
       },
     );
     return { cancel: () => call.cancel() };
+  }
+
+  encode(job: EncodeJob, timeoutMs: number): Promise<Int32Array[]> {
+    return new Promise((resolve, reject) => {
+      this.client.Encode(
+        { modelHash: job.modelHash, level: job.level, audio: job.rows.map((r) => Buffer.from(r.buffer, r.byteOffset, r.byteLength)) },
+        { deadline: Date.now() + timeoutMs },
+        (err, res) => {
+          if (err || !res) return reject(err ?? new Error('no reply'));
+          resolve(res.rows.map((r) => Int32Array.from(r.tokens)));
+        },
+      );
+    });
   }
 
   close(): void {

@@ -1,14 +1,19 @@
 // Rebuilds a job's live record from its durable records after a restart: the same plan (the stored layout),
 // the stored windows' tokens replayed in each segment's order, the stored decode chunks marked done.
 import { planSong } from '../shared/plan.js';
-import type { JobSpec, Manifest } from '../shared/types.js';
+import type { JobSpec, Manifest, RowLabels } from '../shared/types.js';
 import { createJob } from './job-factory.js';
 import { TERMINAL_STATES, type JobErrorCode, type JobRecord } from './job.js';
 import { taskKey } from './scheduler.js';
-import type { JobFixedRecord, StoredJob } from './durable/store.js';
+import type { JobFixedRecord, StoredJob, StoredSpec } from './durable/store.js';
+
+/** A spec stored before labels were kept per row: one artist, genres and lyrics for every row, no `rows`. */
+type LegacyStoredSpec = Omit<StoredSpec, 'rows'> & Partial<RowLabels> & { rows?: RowLabels[] };
 
 export function specOf(fixed: JobFixedRecord): JobSpec {
-  return { ...fixed.spec, seed: BigInt(fixed.spec.seed) };
+  const { artist, genres, lyrics, rows, seed, ...rest } = fixed.spec as LegacyStoredSpec;
+  const legacyRow = (): RowLabels => ({ artist: artist ?? '', genres: [...(genres ?? [])], lyrics: lyrics ?? '' });
+  return { ...rest, rows: rows ?? Array.from({ length: rest.samples }, legacyRow), seed: BigInt(seed) };
 }
 
 /** A job record planned from its fixed part, in its stored state, with nothing done yet. */

@@ -135,7 +135,7 @@ export interface SimulationJob {
   spec: JobSpec;
   /** Milliseconds after the start at which it is submitted. @default 0 */
   submitAtMs?: number;
-  /** Label ids per level. @default artist 0, no genres, no lyrics */
+  /** Label ids per level, for every row. @default artist 0, no genres, no lyrics */
   labels?: ResolvedLabels[];
 }
 
@@ -209,7 +209,8 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
         if (result.firstTaskMs === undefined && job.startedMs !== undefined) result.firstTaskMs = job.startedMs - submitted;
         if (TERMINAL_STATES.has(job.state) && Number.isNaN(result.makespanMs)) result.makespanMs = clock.now() - submitted;
       });
-      dispatcher.add(job, { manifest, labels: sj.labels ?? manifest.levels.map(() => ({ artistId: 0, genreIds: [], lyricIds: [] })) });
+      const labels = sj.labels ?? manifest.levels.map(() => ({ artistId: 0, genreIds: [], lyricIds: [] }));
+      dispatcher.add(job, { manifest, labels: Array.from({ length: sj.spec.samples }, () => labels) });
     }, sj.submitAtMs ?? 0);
   });
   for (const a of opts.actions ?? []) clock.setTimer(() => a.run(dispatcher, results.filter(Boolean).map((r) => r.job)), a.atMs);
@@ -249,13 +250,12 @@ export function jukeboxShapeManifest(): Manifest {
 
 /** A job spec for simulations: only what planning and scheduling read matters. */
 export function simulationSpec(seconds: number, mode: 'exact' | 'sharded', extra: Partial<JobSpec> = {}): JobSpec {
+  const samples = extra.samples ?? 1;
   return {
     model: 'simulated',
-    artist: 'unknown',
-    genres: [],
-    lyrics: '',
+    rows: Array.from({ length: samples }, () => ({ artist: 'unknown', genres: [], lyrics: '' })),
     durationSeconds: seconds,
-    samples: 1,
+    samples,
     seed: 0n,
     sampling: [0, 1, 2].map(() => ({ temperature: 0.99, topK: 0, topP: 1 })),
     mode,

@@ -18,6 +18,8 @@ export interface WorkerInfo {
   /** The model's graph set it runs: "fp32" or "fp16" (workers from before precision answer "": fp32). */
   precision: string;
   decodes: boolean;
+  /** Runs VQ-VAE Encode (a primed job's prompt); absent: no. */
+  encodes?: boolean;
 }
 
 /**
@@ -80,7 +82,16 @@ export interface WorkerConnection {
   sampleBatch(batch: WindowBatch, handlers: BatchHandlers): RemoteCall;
   /** Float32 audio per row. */
   decode(job: DecodeJob, timeoutMs: number, done: (failure: TaskFailure | null, audio?: Float32Array[]) => void): RemoteCall;
+  /** A primed job's prompt through one level's VQ-VAE encoder: tokens per row. Absent: the connection cannot encode. */
+  encode?(job: EncodeJob, timeoutMs: number): Promise<Int32Array[]>;
   close(): void;
+}
+
+export interface EncodeJob {
+  modelHash: string;
+  level: number;
+  /** Samples per row at the model's rate, a multiple of the level's hop length. */
+  rows: Float32Array[];
 }
 
 export type ConnectWorker = (address: string) => WorkerConnection;

@@ -19,8 +19,8 @@ export interface WorkerEntry {
 /** What a task needs of a worker. */
 export interface WorkerRequirement {
   modelHash: string;
-  /** A prior level, or 'decode'. */
-  level: number | 'decode';
+  /** A prior level, 'decode', or 'encode' (a primed job's prompt). */
+  level: number | 'decode' | 'encode';
   /** Kernel profile the job is pinned to (kernelProfile: provider, precision and batch bucket): kernels differ, so would tokens. */
   kernels?: string;
   /** Sample rows the task brings to a batch: the worker's batches must hold them. */
@@ -94,6 +94,7 @@ export class WorkerDirectory {
 
   private fits(info: WorkerInfo, req: WorkerRequirement): boolean {
     if (info.modelHash !== req.modelHash) return false;
+    if (req.level === 'encode') return info.encodes === true;
     if (req.level === 'decode' ? !info.decodes : !info.levels.includes(req.level)) return false;
     if (req.rows !== undefined && req.level !== 'decode' && info.maxBatchRows < req.rows) return false;
     return req.kernels === undefined || kernelProfile(info) === req.kernels;

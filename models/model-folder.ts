@@ -43,7 +43,7 @@ export function levelGraphList(l: LevelManifest): GraphFile[] {
 
 /** Every file the manifest names: graphs, then their external weight files. */
 export function modelFiles(manifest: Manifest): ModelFile[] {
-  const graphs: GraphFile[] = [...manifest.levels.flatMap(levelGraphList), ...manifest.vqvae.decoders];
+  const graphs: GraphFile[] = [...manifest.levels.flatMap(levelGraphList), ...manifest.vqvae.decoders, ...(manifest.vqvae.encoders ?? [])];
   return [...graphs.map(({ file, sha256 }) => ({ file, sha256 })), ...graphs.flatMap((g) => g.externalData ?? [])];
 }
 

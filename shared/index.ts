@@ -15,7 +15,7 @@ export {
 export { philox4x32, splitSeed, uniform } from './rng.js';
 export { DEFAULT_SAMPLING, TokenSampler, validateSamplingParams, expNonPositive } from './sampler.js';
 export { normaliseArtist, normaliseGenres, cleanLyrics, lyricWindow, labelVector, windowLabels } from './labels.js';
-export { MAX_SAMPLES, parseSeed, validateJobRequest, resolveLabels } from './job-spec.js';
+export { MAX_SAMPLES, parseSeed, validateJobRequest, resolveLabels, resolveRowLabels, sameRowLabels } from './job-spec.js';
 export { planDecodeChunks, stitchDecodedChunks } from './decode-plan.js';
 export { LevelTokens } from './stitch.js';
 export { encodeWav, decodeWav } from './wav.js';
@@ -37,6 +37,7 @@ export type {
   WindowPlan,
   LevelPlan,
   SongPlan,
+  RowLabels,
   JobSpec,
   LevelSamplingRequest,
   JobRequest,

@@ -5,7 +5,7 @@ import { cleanLyrics, normaliseArtist, normaliseGenres, officialArtistId, offici
 import { formatSecondsUp, minimumDurationSeconds, minimumTotalSamples, songSamples } from './plan.js';
 import { DEFAULT_SAMPLING, validateSamplingParams } from './sampler.js';
 import { DEFAULT_SEGMENT_OVERLAP, validateSegments } from './segments.js';
-import type { JobMode, JobRequest, JobSpec, Manifest, SamplingParams } from './types.js';
+import type { JobMode, JobRequest, JobSpec, Manifest, RowLabels, SamplingParams } from './types.js';
 
 /** Most sample rows one job renders (Jukebox's n_samples; the README's largest batch). */
 export const MAX_SAMPLES = 16;
@@ -163,6 +163,69 @@ function validateSampling(entries: unknown, manifest: Manifest): SamplingParams[
   return out.map((p) => p ?? { ...DEFAULT_SAMPLING });
 }
 
+/** One set of labels, checked as the job-wide fields are: known artist and genre words, lyrics within the limit. */
+function validateRowLabels(row: RowLabels, manifest: Manifest): RowLabels {
+  artistId(row.artist, manifest);
+  genreIds(row.genres, manifest);
+  const lyrics = validateLyrics(row.lyrics, manifest);
+  // Levels with their own label set may take fewer genre words: refused here, not when the job runs.
+  resolveRowLabels(row, manifest);
+  return { artist: row.artist, genres: [...row.genres], lyrics };
+}
+
+/** Runs `check` on rows[i], its InvalidArgumentError renamed to the row's field ("rows[2].artist: ..."). */
+function inRow<T>(i: number, check: () => T): T {
+  try {
+    return check();
+  } catch (e) {
+    if (!(e instanceof InvalidArgumentError)) throw e;
+    const field = `rows[${i}].${e.field}`;
+    throw new InvalidArgumentError(field, `${field}: ${e.message}`, { cause: e });
+  }
+}
+
+/**
+ * The labels of each row, and so the number of rows: `rows` when given (non-empty), with samples 0 or equal to
+ * their number and no job-wide labels beside them; else the job-wide artist, genres and lyrics for every row.
+ */
+function validateLabels(req: JobRequest, manifest: Manifest): { rows: RowLabels[]; samples: number } {
+  const given: unknown = req.rows;
+  if (given === undefined || given === null || (Array.isArray(given) && given.length === 0)) {
+    const row = validateRowLabels({ artist: req.artist, genres: req.genres, lyrics: req.lyrics }, manifest);
+    const samples = resolveSamples(req.samples);
+    return { rows: Array.from({ length: samples }, () => ({ ...row, genres: [...row.genres] })), samples };
+  }
+  if (!Array.isArray(given)) throw new InvalidArgumentError('rows', `rows must be a list of per-row labels, got ${quote(given)}`);
+  if (given.length > MAX_SAMPLES) {
+    throw new InvalidArgumentError('rows', `rows: at most ${MAX_SAMPLES} rows (one per sample row), got ${given.length}`);
+  }
+  // Two sources for the same labels would leave one of them silently unused.
+  const both = 'give either job-wide labels (artist, genres, lyrics) or rows, not both';
+  if (req.artist !== '' && req.artist !== undefined) throw new InvalidArgumentError('artist', `artist: ${both}; put the artist in each row`);
+  if (Array.isArray(req.genres) ? req.genres.length > 0 : req.genres !== undefined) {
+    throw new InvalidArgumentError('genres', `genres: ${both}; put the genres in each row`);
+  }
+  if (req.lyrics !== '' && req.lyrics !== undefined) throw new InvalidArgumentError('lyrics', `lyrics: ${both}; put the lyrics in each row`);
+  if (req.samples !== undefined && req.samples !== null && req.samples !== 0 && req.samples !== given.length) {
+    throw new InvalidArgumentError(
+      'samples',
+      `samples ${quote(req.samples)} disagrees with the ${given.length} rows given: omit samples (0) or set it to ${given.length}`,
+    );
+  }
+  const rows = (given as unknown[]).map((row, i) => {
+    if (row === null || typeof row !== 'object' || Array.isArray(row)) {
+      throw new InvalidArgumentError(`rows[${i}]`, `rows[${i}] must be an object with artist, genres and lyrics, got ${quote(row)}`);
+    }
+    return inRow(i, () => validateRowLabels(row as RowLabels, manifest));
+  });
+  return { rows, samples: rows.length };
+}
+
+/** Whether two rows have the same labels (and so the same label vectors). */
+export function sameRowLabels(a: RowLabels, b: RowLabels): boolean {
+  return a.artist === b.artist && a.lyrics === b.lyrics && a.genres.length === b.genres.length && a.genres.every((g, i) => g === b.genres[i]);
+}
+
 /** Checks a request against `manifest` and fills in the defaults. Throws InvalidArgumentError naming the field. */
 export function validateJobRequest(req: JobRequest, manifest: Manifest): JobSpec {
   // An empty model means "the one this coordinator serves".
@@ -170,10 +233,7 @@ export function validateJobRequest(req: JobRequest, manifest: Manifest): JobSpec
     throw new InvalidArgumentError('model', `model ${quote(req.model)} is not served here; this manifest is model ${quote(manifest.modelId)}`);
   }
   const durationSeconds = validateDuration(req.durationSeconds, manifest);
-  artistId(req.artist, manifest);
-  genreIds(req.genres, manifest);
-  const lyrics = validateLyrics(req.lyrics, manifest);
-  const samples = resolveSamples(req.samples);
+  const { rows, samples } = validateLabels(req, manifest);
   // An omitted seed is 0, as the CLI's default.
   const seed = parseSeed(req.seed === undefined || req.seed === null || req.seed === '' ? 0n : req.seed);
   const sampling = validateSampling(req.sampling, manifest);
@@ -188,9 +248,7 @@ export function validateJobRequest(req: JobRequest, manifest: Manifest): JobSpec
   }
   return {
     model: manifest.modelId,
-    artist: req.artist,
-    genres: [...req.genres],
-    lyrics,
+    rows,
     durationSeconds,
     samples,
     seed,
@@ -221,21 +279,34 @@ function validateMode(mode: unknown): JobMode {
 }
 
 /**
- * The ids a validated spec's label vectors carry, per level (index = level). Names were validated against the
- * manifest's (top prior's) labels; a level with its own label set looks them up as Jukebox does (unknown -> 0).
+ * The ids one row's label vectors carry, per level (index = level). Names were validated against the manifest's
+ * (top prior's) labels; a level with its own label set looks them up as Jukebox does (unknown -> 0).
  */
-export function resolveLabels(spec: Pick<JobSpec, 'artist' | 'genres' | 'lyrics'>, manifest: Manifest): ResolvedLabels[] {
-  const lyricIds = manifest.lyrics === undefined ? [] : cleanLyrics(spec.lyrics, manifest.lyrics.vocab);
-  const song = { artistId: artistId(spec.artist, manifest), genreIds: genreIds(spec.genres, manifest), lyricIds };
+export function resolveRowLabels(row: RowLabels, manifest: Manifest): ResolvedLabels[] {
+  const lyricIds = manifest.lyrics === undefined ? [] : cleanLyrics(row.lyrics, manifest.lyrics.vocab);
+  const song = { artistId: artistId(row.artist, manifest), genreIds: genreIds(row.genres, manifest), lyricIds };
   return manifest.levels.map((lm) => {
     const own = lm.labels;
     if (!own) return song;
     // As Jukebox: no genre is "unknown", names a level's own set lacks are 0.
-    const names = spec.genres.length > 0 ? spec.genres : ['unknown'];
+    const names = row.genres.length > 0 ? row.genres : ['unknown'];
     const genreIds = names.flatMap((g) => officialGenreIds(g, own.version, own.genres));
     if (genreIds.length > own.maxGenreWords) {
       throw new InvalidArgumentError('genres', `genres give ${genreIds.length} genre words for level ${lm.level}, which takes at most ${own.maxGenreWords}`);
     }
-    return { artistId: officialArtistId(spec.artist, own.version, own.artists), genreIds, lyricIds };
+    return { artistId: officialArtistId(row.artist, own.version, own.artists), genreIds, lyricIds };
+  });
+}
+
+/**
+ * The ids a validated spec's label vectors carry: one entry per sample row, each per level (index = row, then
+ * level), as Jukebox's sampler builds one label row per meta. Rows with the same labels share one entry.
+ */
+export function resolveLabels(spec: Pick<JobSpec, 'rows'>, manifest: Manifest): ResolvedLabels[][] {
+  const resolved: { row: RowLabels; labels: ResolvedLabels[] }[] = [];
+  return spec.rows.map((row) => {
+    let hit = resolved.find((r) => sameRowLabels(r.row, row));
+    if (!hit) resolved.push((hit = { row, labels: resolveRowLabels(row, manifest) }));
+    return hit.labels;
   });
 }

@@ -4,6 +4,7 @@ import { ManifestError } from './errors.js';
 import type {
   AttentionKind,
   DecoderManifest,
+  EncoderManifest,
   KvCacheLayout,
   GraphFile,
   ModelFile,
@@ -249,6 +250,17 @@ function decoder(value: unknown, index: number, levels: LevelManifest[]): Decode
   return { level: lvl, ...graphFile(o, path), marginTokens: integer(o.marginTokens, `${path}.marginTokens`, 0) };
 }
 
+function encoder(value: unknown, index: number, levels: LevelManifest[]): EncoderManifest {
+  const path = `vqvae.encoders[${index}]`;
+  const o = object(value, path);
+  const lvl = integer(o.level, `${path}.level`, 0);
+  if (lvl !== index) fail(`${path}.level`, `must be ${index} (encoders are listed by level, bottom first), got ${lvl}`);
+  if (lvl >= levels.length) fail(`${path}.level`, `names level ${lvl}, but the model has ${levels.length} levels`);
+  const hopLength = integer(o.hopLength, `${path}.hopLength`, 1);
+  if (hopLength !== levels[lvl].hopLength) fail(`${path}.hopLength`, `must be level ${lvl}'s hopLength ${levels[lvl].hopLength}, got ${hopLength}`);
+  return { level: lvl, ...graphFile(o, path), hopLength };
+}
+
 /** Parses and checks a manifest; throws ManifestError naming the first offending field. Unknown keys are dropped. */
 export function parseManifest(json: unknown): Manifest {
   const o = object(json, '(root)');
@@ -295,7 +307,13 @@ export function parseManifest(json: unknown): Manifest {
   if (rawDecoders.length === 0) fail('vqvae.decoders', 'must list at least the level-0 decoder');
   const decoders = rawDecoders.map((d, i) => decoder(d, i, levels));
 
-  const manifest: Manifest = { contractVersion: version, modelId, sampleRate, labels: lab, levels, vqvae: { decoders } };
+  let encoders: EncoderManifest[] | undefined;
+  if (vqvae.encoders !== undefined) {
+    encoders = array(vqvae.encoders, 'vqvae.encoders').map((e, i) => encoder(e, i, levels));
+    if (encoders.length !== levels.length) fail('vqvae.encoders', `must list one encoder per level (${levels.length}), got ${encoders.length}`);
+  }
+
+  const manifest: Manifest = { contractVersion: version, modelId, sampleRate, labels: lab, levels, vqvae: { decoders, ...(encoders ? { encoders } : {}) } };
   if (lyr !== undefined) manifest.lyrics = lyr;
   return manifest;
 }

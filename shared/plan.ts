@@ -82,14 +82,18 @@ export function formatSecondsUp(seconds: number): string {
   return `${ms / 1000} s`;
 }
 
-/** Windows of one segment [span.start, span.end): Jukebox's get_starts and priming inside it, absolute positions. */
-function planSegmentWindows(manifest: PlanManifest, index: number, totalSamples: number, span: SegmentSpan, segment: number): WindowPlan[] {
+/**
+ * Windows of one segment [span.start, span.end): Jukebox's get_starts and priming inside it, absolute positions.
+ * `given`: tokens [0, given) of the level exist before sampling (a prompt's or an earlier job's); as in Jukebox's
+ * sample_single_window, a window inside them samples nothing and the window that reaches past them is primed with them.
+ */
+function planSegmentWindows(manifest: PlanManifest, index: number, totalSamples: number, span: SegmentSpan, segment: number, given = 0): WindowPlan[] {
   const lm = manifest.levels[index];
   const top = index === manifest.levels.length - 1;
   const hop = levelHop(lm);
   const r = top ? 0 : manifest.levels[index + 1].hopLength / lm.hopLength;
   const windows: WindowPlan[] = [];
-  let covered = span.start; // tokens sampled by earlier windows of the segment: [span.start, covered)
+  let covered = Math.max(span.start, given); // tokens that exist before the window: [span.start, covered)
   for (const rel of getStarts(span.end - span.start, lm.nCtx, hop)) {
     const start = span.start + rel;
     const end = Math.min(start + lm.nCtx, span.end);
@@ -127,7 +131,7 @@ export function levelShape(manifest: PlanManifest, index: number, totalSamples: 
   };
 }
 
-function planLevel(manifest: PlanManifest, index: number, totalSamples: number, segments: number, overlapFraction: number): LevelPlan {
+function planLevel(manifest: PlanManifest, index: number, totalSamples: number, segments: number, overlapFraction: number, given: number): LevelPlan {
   const lm = manifest.levels[index];
   const top = index === manifest.levels.length - 1;
   const totalTokens = totalSamples / lm.hopLength;
@@ -142,7 +146,10 @@ function planLevel(manifest: PlanManifest, index: number, totalSamples: number, 
   const shape = levelShape(manifest, index, totalSamples);
   const overlap = top || segments <= 1 ? 0 : overlapTokens(shape, overlapFraction);
   const spans = top || segments <= 1 ? [{ start: 0, end: totalTokens, ownStart: 0, ownEnd: totalTokens }] : planSegmentSpans(shape, segments, overlap);
-  const segmentPlans: SegmentPlan[] = spans.map((span, k) => ({ index: k, ...span, windows: planSegmentWindows(manifest, index, totalSamples, span, k) }));
+  if (given > 0 && spans.length > 1) {
+    throw new InvalidArgumentError('mode', `mode: level ${index} starts from given tokens, which sharded segments do not support; use exact mode`);
+  }
+  const segmentPlans: SegmentPlan[] = spans.map((span, k) => ({ index: k, ...span, windows: planSegmentWindows(manifest, index, totalSamples, span, k, given) }));
   return {
     level: index,
     hopLength: lm.hopLength,
@@ -163,8 +170,11 @@ export interface SegmentLayout {
   overlap: number;
 }
 
-/** Plans every level of a song of `seconds` seconds. Throws InvalidArgumentError("duration_seconds") when it cannot. */
-export function planSong(manifest: PlanManifest, seconds: number, layout?: SegmentLayout): SongPlan {
+/**
+ * Plans every level of a song of `seconds` seconds. Throws InvalidArgumentError("duration_seconds") when it cannot.
+ * `given[level]`: tokens the level starts with (primed, continued or upsample-only jobs); none when omitted.
+ */
+export function planSong(manifest: PlanManifest, seconds: number, layout?: SegmentLayout, given: readonly number[] = []): SongPlan {
   if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0) {
     throw new InvalidArgumentError('duration_seconds', `duration_seconds must be a finite number of seconds > 0, got ${seconds}`);
   }
@@ -182,7 +192,13 @@ export function planSong(manifest: PlanManifest, seconds: number, layout?: Segme
       `duration_seconds ${seconds} is shorter than one top-level token; use at least ${formatSecondsUp(minimumDurationSeconds(manifest))}`,
     );
   }
-  const levels = manifest.levels.map((_, i) => planLevel(manifest, i, totalSamples, layout?.segments[i] ?? 1, layout?.overlap ?? 0));
+  manifest.levels.forEach((lm, i) => {
+    const g = given[i] ?? 0;
+    if (!Number.isSafeInteger(g) || g < 0 || g > totalSamples / lm.hopLength) {
+      throw new RangeError(`level ${i}: ${g} given tokens do not fit the song's ${totalSamples / lm.hopLength}`);
+    }
+  });
+  const levels = manifest.levels.map((_, i) => planLevel(manifest, i, totalSamples, layout?.segments[i] ?? 1, layout?.overlap ?? 0, given[i] ?? 0));
   return { mode: layout ? 'sharded' : 'exact', sampleRate: manifest.sampleRate, totalSamples, levels };
 }
 

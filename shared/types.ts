@@ -78,6 +78,12 @@ export interface DecoderManifest extends GraphFile {
   marginTokens: number;
 }
 
+/** A VQ-VAE encoder: audio [B, T] (T a multiple of hopLength) -> tokens [B, T / hopLength]. */
+export interface EncoderManifest extends GraphFile {
+  level: number;
+  hopLength: number;
+}
+
 export interface LabelsManifest {
   version: 'v2' | 'v3';
   artists: Record<string, number>;
@@ -100,7 +106,8 @@ export interface Manifest {
   lyrics?: LyricsManifest;
   /** Index = level, 0 = bottom. */
   levels: LevelManifest[];
-  vqvae: { decoders: DecoderManifest[] };
+  /** encoders: optional (contract v2 exporters write them); primed jobs need them. */
+  vqvae: { decoders: DecoderManifest[]; encoders?: EncoderManifest[] };
 }
 
 /** Sampling filters for one level. topK 0 and topP 1 mean "off". */
@@ -168,12 +175,18 @@ export interface SongPlan {
   levels: LevelPlan[];
 }
 
-/** What a user asks for; validated by shared/job-spec.ts. */
-export interface JobSpec {
-  model: string;
+/** One sample row's labels (a row of Jukebox's `metas`). */
+export interface RowLabels {
   artist: string;
   genres: string[];
   lyrics: string;
+}
+
+/** What a user asks for; validated by shared/job-spec.ts. */
+export interface JobSpec {
+  model: string;
+  /** Each sample row's labels, `samples` of them (all equal when the request gave job-wide labels). */
+  rows: RowLabels[];
   durationSeconds: number;
   samples: number;
   seed: bigint;
@@ -197,10 +210,12 @@ export interface LevelSamplingRequest {
 }
 
 /** A job as a client submits it (SubmitJobRequest), before validation. */
-export interface JobRequest extends Omit<JobSpec, 'seed' | 'samples' | 'sampling' | 'mode' | 'segments' | 'segmentOverlap' | 'priority'> {
+export interface JobRequest extends Omit<JobSpec, 'rows' | 'seed' | 'samples' | 'sampling' | 'mode' | 'segments' | 'segmentOverlap' | 'priority'>, RowLabels {
+  /** Per-row labels; given (non-empty), artist, genres and lyrics must be empty. Unset or [] = every row takes those. */
+  rows?: RowLabels[];
   /** Decimal string, or a number/bigint; must be an integer in 0..2^64-1. Unset or "" = 0. */
   seed?: string | number | bigint;
-  /** Sample rows, 1..MAX_SAMPLES. Unset or 0 = 1. */
+  /** Sample rows, 1..MAX_SAMPLES. Unset or 0 = 1 (with rows: their number). */
   samples?: number;
   sampling: LevelSamplingRequest[];
   /** Default 'exact'. */

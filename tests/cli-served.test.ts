@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { startCliServer, type Announcement } from './helpers/processes.js';
 import { execFile, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -110,4 +110,32 @@ test('plan --json prints the Jukebox window plan', async () => {
     assert.deepEqual(l.windows, expected.levels[l.level].windows.map((w) => ({ segment: 0, start: w.start, end: w.end, newTokens: w.newTokens })));
     assert.equal(l.windows.reduce((s, w) => s + w.newTokens, 0), l.totalTokens);
   }
+});
+
+test('submit --row (once per row) and --metas FILE give each row its own labels; the job echoes them', async () => {
+  const rowsOf = async (id: string): Promise<unknown> => {
+    const listed = JSON.parse(await cli('list', '--json')) as { jobId: string; samples: number; request: { rows: unknown[]; artist: string } }[];
+    const job = listed.find((j) => j.jobId === id)!;
+    assert.equal(job.samples, job.request.rows.length);
+    assert.equal(job.request.artist, '');
+    return job.request.rows;
+  };
+  const lyricsFile = join(dir, 'lyrics.txt');
+  await writeFile(lyricsFile, 'one; two\nthree');
+  const id = (await cli('submit', '--seconds', '2', '--row', 'artist=gaussian_quartet;genres=folk;lyrics=@' + lyricsFile, '--row', 'artist=dr_noise;genres=rock, pop')).trim();
+  assert.deepEqual(await rowsOf(id), [
+    { artist: 'gaussian_quartet', genres: ['folk'], lyrics: 'one; two\nthree' },
+    { artist: 'dr_noise', genres: ['rock', 'pop'], lyrics: '' },
+  ]);
+  await cli('cancel', id);
+  const metas = join(dir, 'metas.json');
+  const rows = [{ artist: 'tiny_ensemble', genres: ['jazz'], lyrics: 'la; la' }, { artist: 'dr_noise', genres: [], lyrics: '' }, { artist: 'mono_16k', genres: ['blues'], lyrics: 'x' }];
+  await writeFile(metas, JSON.stringify(rows));
+  const fromFile = (await cli('submit', '--seconds', '2', '--metas', metas, '--samples', '3')).trim();
+  assert.deepEqual(await rowsOf(fromFile), rows);
+  await cli('cancel', fromFile);
+  // The coordinator's own check, as the CLI shows it: the row (0-based) and field.
+  const r = await cliExit('submit', '--seconds', '2', '--row', 'artist=tiny_ensemble', '--row', 'artist=nobody we know');
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /^jukebox: rows\[1\]\.artist: artist "nobody we know" .*is not known to model tiny/);
 });

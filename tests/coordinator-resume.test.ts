@@ -88,7 +88,7 @@ test('a lease held by a live coordinator is not taken; an expired one is', async
   await store.createJob({
     fixed: {
       id: 'job-x',
-      spec: { model: 'tiny', artist: 'a', genres: [], lyrics: '', durationSeconds: 1, samples: 1, seed: '1', sampling: [], mode: 'exact', segments: [1, 1, 1], segmentOverlap: 0, priority: 5 },
+      spec: { model: 'tiny', rows: [{ artist: 'a', genres: [], lyrics: '' }], durationSeconds: 1, samples: 1, seed: '1', sampling: [], mode: 'exact', segments: [1, 1, 1], segmentOverlap: 0, priority: 5 },
       modelHash: 'h',
       wavFormat: 'pcm16',
       decodeChunkTokens: 16384,

@@ -59,6 +59,27 @@ test('SubmitJob rejects bad requests with INVALID_ARGUMENT naming the field', as
   assert.equal((await client.list()).length, 0);
 });
 
+test('SubmitJob: per-row labels (rows) that conflict or are wrong are INVALID_ARGUMENT naming the field', async () => {
+  const I = grpc.status.INVALID_ARGUMENT;
+  const row = { artist: 'tiny_ensemble', genres: ['rock'], lyrics: 'hello' };
+  const rows = (...r: object[]): Partial<SubmitRequest> => ({ artist: '', genres: [], lyrics: '', samples: 0, rows: r });
+  await expectStatus({ ...rows(row, row), artist: 'dr_noise' }, I, /^artist: give either job-wide labels \(artist, genres, lyrics\) or rows, not both/);
+  await expectStatus({ ...rows(row), genres: ['jazz'] }, I, /^genres: give either/);
+  await expectStatus({ ...rows(row), lyrics: 'la' }, I, /^lyrics: give either/);
+  await expectStatus({ ...rows(row, row), samples: 3 }, I, /^samples 3 disagrees with the 2 rows given/);
+  await expectStatus(rows(...Array.from({ length: 17 }, () => row)), I, /^rows: at most 16 rows/);
+  await expectStatus(rows(row, row, { ...row, artist: 'nobody we know' }), I, /^rows\[2\]\.artist: artist "nobody we know" .*is not known to model tiny/);
+  await expectStatus(rows({ ...row, genres: ['polka'] }), I, /^rows\[0\]\.genres: genre word "polka"/);
+  await expectStatus(rows(row, { ...row, lyrics: 'x'.repeat(100_000) }), I, /^rows\[1\]\.lyrics: lyrics have 100000 characters/);
+  assert.equal((await client.list()).length, 0, 'nothing created');
+  // Omitted samples, or samples equal to the rows: accepted.
+  for (const samples of [0, 2]) {
+    const job = await client.submit({ ...good, ...rows(row, { ...row, artist: 'dr_noise' }), samples });
+    assert.equal(job.samples, 2);
+    await client.cancel(job.jobId);
+  }
+});
+
 test('GetJob, WatchJob, FetchAudio and CancelJob answer unknown ids with NOT_FOUND', async () => {
   await assert.rejects(client.get('job-nope'), (e: grpc.ServiceError) => e.code === grpc.status.NOT_FOUND);
   await assert.rejects(client.cancel('job-nope'), (e: grpc.ServiceError) => e.code === grpc.status.NOT_FOUND);

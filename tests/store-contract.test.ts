@@ -19,9 +19,10 @@ function newJob(id = `job-${randomUUID()}`): StoredJob {
       id,
       spec: {
         model: '5b_lyrics',
-        artist: 'Alan Jackson',
-        genres: ['country'],
-        lyrics: 'Ünïcödé lyrics: "quotes", newlines\nand all',
+        rows: [
+          { artist: 'Alan Jackson', genres: ['country'], lyrics: 'Ünïcödé lyrics: "quotes", newlines\nand all' },
+          { artist: 'Joe Bonamassa', genres: ['blues', 'rock'], lyrics: '' },
+        ],
         durationSeconds: 30,
         samples: 2,
         seed: '18446744073709551615',

@@ -228,7 +228,7 @@ function checkPlannedJobs(m: Manifest, seed: number, jobs: number): number {
   const rng = mulberry32(seed);
   const artists = Object.keys(m.labels.artists);
   const genres = Object.keys(m.labels.genres);
-  // A level with its own, smaller label set refuses more genre words than it has slots (resolveLabels).
+  // A level with its own, smaller label set refuses more genre words than it has slots (validateJobRequest).
   const maxWords = Math.min(m.labels.maxGenreWords, ...m.levels.map((l) => l.labels?.maxGenreWords ?? Infinity));
   let checked = 0;
   for (let j = 0; j < jobs; j++) {
@@ -257,7 +257,7 @@ function checkPlannedJobs(m: Manifest, seed: number, jobs: number): number {
       for (const lp of plan.levels) {
         const ranges = labelRanges(m, lp.level);
         for (const w of lp.windows) {
-          const v = windowLabels(m, lp.level, w.start, totalLength, labels[lp.level]);
+          const v = windowLabels(m, lp.level, w.start, totalLength, labels[0][lp.level]);
           assert.equal(v.length, ranges.length);
           const why = checkLabelVector(v, ranges, w.start);
           assert.equal(why, null, `${m.modelId} ${durationSeconds} s level ${lp.level} window ${w.start}: ${why}`);

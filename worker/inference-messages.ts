@@ -18,7 +18,8 @@ export interface ThreadInit {
 
 export type ToThread =
   | { type: 'sample'; id: number; batch: WindowBatch }
-  | { type: 'decode'; id: number; level: number; rows: Int32Array[]; trimStart: number; trimEnd: number };
+  | { type: 'decode'; id: number; level: number; rows: Int32Array[]; trimStart: number; trimEnd: number }
+  | { type: 'encode'; id: number; level: number; rows: Float32Array[] };
 
 export type FromThread =
   | { type: 'ready'; provider: ExecutionProvider; precision: Precision }
@@ -26,4 +27,5 @@ export type FromThread =
   | { type: 'tokens'; id: number; fresh: Int32Array[]; tokensDone: number }
   | { type: 'sampled'; id: number; rows: Int32Array[]; timing: WindowTiming }
   | { type: 'decoded'; id: number; audio: Float32Array[]; seconds: number }
+  | { type: 'encoded'; id: number; tokens: Int32Array[]; seconds: number }
   | { type: 'error'; id: number; name: string; message: string };

@@ -189,6 +189,16 @@ export class InferencePool {
     return { result, cancel };
   }
 
+  /** Audio rows (a multiple of the level's hop each) through the level's VQ-VAE encoder. */
+  encode(level: number, rows: Float32Array[]): { result: Promise<{ tokens: Int32Array[]; seconds: number }>; cancel: () => void } {
+    const { promise, cancel } = this.submit({ type: 'encode', id: this.nextId++, level, rows });
+    const result = promise.then((m) => {
+      if (m.type !== 'encoded') throw new Error(`unexpected reply ${m.type}`);
+      return { tokens: m.tokens, seconds: m.seconds };
+    });
+    return { result, cancel };
+  }
+
   /**
    * Refuses what waits, asks running samples to stop (at their next step or chunk), waits up to `settleMs` for
    * the threads to go idle, then ends them. Terminating a thread inside a native session.run aborts the whole

@@ -3,7 +3,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { join } from 'node:path';
 import { readModelFolder } from '../models/model-folder.js';
 import { DEFAULT_SAMPLING_CHUNK, levelGraphFiles } from '../shared/manifest.js';
-import { DecoderGraph, LevelGraphs, openSession, type ExecutionProvider, type OpenedSession, type Precision } from './onnx-runtime.js';
+import { DecoderGraph, EncoderGraph, LevelGraphs, openSession, type ExecutionProvider, type OpenedSession, type Precision } from './onnx-runtime.js';
 import { sampleBatch } from './window-sampler.js';
 import type { FromThread, ThreadInit, ToThread } from './inference-messages.js';
 import type { LevelGraphFiles, LevelManifest } from '../shared/types.js';
@@ -18,6 +18,7 @@ interface Loaded {
   /** Tokens per loop-graph run per level (absent: the step graph). */
   chunks: Map<number, number>;
   decoders: Map<number, DecoderGraph>;
+  encoders: Map<number, EncoderGraph>;
   provider: ExecutionProvider;
   precision: Precision;
 }
@@ -53,12 +54,15 @@ async function load(): Promise<Loaded> {
     if (fused) chunks.set(lm.level, init.samplingChunk > 0 ? init.samplingChunk : (lm.samplingChunk ?? DEFAULT_SAMPLING_CHUNK));
   }
   const decoders = new Map<number, DecoderGraph>();
+  const encoders = new Map<number, EncoderGraph>();
   if (init.decode) {
+    // A worker that decodes also encodes (primed jobs' prompts) when the model has encoders: both are the VQ-VAE.
     for (const d of folder.manifest.vqvae.decoders) {
       decoders.set(d.level, new DecoderGraph(folder.manifest.levels[d.level].hopLength, await open(d.file)));
     }
+    for (const e of folder.manifest.vqvae.encoders ?? []) encoders.set(e.level, new EncoderGraph(e.hopLength, await open(e.file)));
   }
-  return { levels, chunks, decoders, provider: opts.provider, precision };
+  return { levels, chunks, decoders, encoders, provider: opts.provider, precision };
 }
 
 function graphSet(lm: LevelManifest, precision: Precision): LevelGraphFiles {
@@ -74,7 +78,7 @@ loaded.then(
 );
 
 async function handle(msg: ToThread): Promise<void> {
-  const { levels, chunks, decoders } = await loaded;
+  const { levels, chunks, decoders, encoders } = await loaded;
   if (msg.type === 'sample') {
     const graphs = levels.get(msg.batch.level);
     if (!graphs) throw new Error(`level ${msg.batch.level} is not hosted here`);
@@ -84,6 +88,12 @@ async function handle(msg: ToThread): Promise<void> {
       onTokens: (fresh, tokensDone) => post({ type: 'tokens', id: msg.id, fresh, tokensDone }),
     });
     post({ type: 'sampled', id: msg.id, rows, timing }, rows.map((r) => r.buffer as ArrayBuffer));
+  } else if (msg.type === 'encode') {
+    const encoder = encoders.get(msg.level);
+    if (!encoder) throw new Error(`no VQ-VAE encoder for level ${msg.level} here`);
+    const t0 = performance.now();
+    const tokens = await encoder.encode(msg.rows);
+    post({ type: 'encoded', id: msg.id, tokens, seconds: (performance.now() - t0) / 1000 }, tokens.map((t) => t.buffer as ArrayBuffer));
   } else {
     const decoder = decoders.get(msg.level);
     if (!decoder) throw new Error(`no VQ-VAE decoder for level ${msg.level} here`);

@@ -318,6 +318,27 @@ export class DecoderGraph {
   }
 }
 
+/** A VQ-VAE encoder graph (manifest vqvae.encoders): audio rows -> that level's tokens. */
+export class EncoderGraph {
+  constructor(
+    readonly hopLength: number,
+    private readonly session: ort.InferenceSession,
+  ) {
+    requireInputs(session, ['audio'], 'VQ-VAE encoder');
+  }
+
+  /** Encodes rows of equal length (a multiple of hopLength); returns [rows][T / hopLength] tokens. */
+  async encode(rows: Float32Array[]): Promise<Int32Array[]> {
+    const t = rows[0].length;
+    const flat = new Float32Array(rows.length * t);
+    rows.forEach((r, i) => flat.set(r, i * t));
+    const out = await this.session.run({ audio: new ort.Tensor('float32', flat, [rows.length, t]) });
+    const tokens = out.tokens.data as BigInt64Array;
+    const n = t / this.hopLength;
+    return rows.map((_, r) => Int32Array.from(tokens.subarray(r * n, (r + 1) * n), (v) => Number(v)));
+  }
+}
+
 function flatten(rows: ArrayLike<number>[]): number[] {
   const out: number[] = [];
   for (const row of rows) for (let i = 0; i < row.length; i++) out.push(row[i]);

@@ -4,6 +4,7 @@
 // Pure: no I/O. Every message names the field as the request spells it (windows[0].labels[1][4]).
 import { levelLabels } from '../shared/labels.js';
 import { MAX_SAMPLES } from '../shared/job-spec.js';
+import { MAX_PROMPT_SAMPLES } from '../shared/job-start.js';
 import type { Manifest } from '../shared/types.js';
 import { cut } from '../shared/errors.js';
 
@@ -11,6 +12,8 @@ import { cut } from '../shared/errors.js';
 export const MAX_WINDOW_ROWS = MAX_SAMPLES;
 /** Rows of one Decode call: a job's sample rows. */
 export const MAX_DECODE_ROWS = MAX_SAMPLES;
+/** Samples per row one Encode may carry: a primed job's longest prompt. */
+export const MAX_ENCODE_SAMPLES = MAX_PROMPT_SAMPLES;
 /** The coordinator's default bottom-level tokens per decode chunk (CoordinatorOptions.decodeChunkTokens). */
 export const DEFAULT_DECODE_CHUNK_TOKENS = 16384;
 /** Longest seed string: 2^64 - 1 has 20 digits (leading zeros beyond that are refused too). */

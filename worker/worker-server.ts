@@ -9,6 +9,8 @@ import type { SampleWindowResponse } from '../proto/generated/jukebox/v1/SampleW
 import type { DecodeRequest__Output } from '../proto/generated/jukebox/v1/DecodeRequest.js';
 import type { DecodeResponse } from '../proto/generated/jukebox/v1/DecodeResponse.js';
 import type { DescribeResponse } from '../proto/generated/jukebox/v1/DescribeResponse.js';
+import type { EncodeRequest__Output } from '../proto/generated/jukebox/v1/EncodeRequest.js';
+import type { EncodeResponse } from '../proto/generated/jukebox/v1/EncodeResponse.js';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { createGrpcServer, listen, statusError, type GrpcServerHandle } from '../server/grpc-server.js';
 import { connectNats } from '../server/nats.js';
@@ -25,7 +27,7 @@ import type { Span } from '@opentelemetry/api';
 import { TRACEPARENT_METADATA, contextOf, endSpan, startTracing, type Tracing, type TracingOptions } from '../server/tracing.js';
 import { checkWorkerAddress, type Heartbeat } from '../shared/worker-heartbeat.js';
 import { isLoopback, type ServerSecurity } from '../server/security.js';
-import { MAX_DECODE_ROWS, MAX_WINDOW_ROWS, checkLabelVector, checkSampleIds, checkSeed, defaultMaxDecodeTokens, labelRanges, type LabelRanges } from './request-limits.js';
+import { MAX_DECODE_ROWS, MAX_ENCODE_SAMPLES, MAX_WINDOW_ROWS, checkLabelVector, checkSampleIds, checkSeed, defaultMaxDecodeTokens, labelRanges, type LabelRanges } from './request-limits.js';
 import { cut } from '../shared/errors.js';
 
 export const WORKER_SERVICE = 'jukebox.v1.Worker';
@@ -35,7 +37,7 @@ export const WORKER_SERVICE = 'jukebox.v1.Worker';
  * Anything else is INTERNAL with a generic message and a reference: the runtime's own text (ONNX node and tensor
  * names, file paths) goes to the worker's log only, never to the caller.
  */
-export function inferenceStatus(err: Error, method: 'SampleWindow' | 'Decode'): grpc.ServiceError {
+export function inferenceStatus(err: Error, method: 'SampleWindow' | 'Decode' | 'Encode'): grpc.ServiceError {
   if (err instanceof InferenceError) {
     if (err.kind === 'WindowCancelledError') return statusError(grpc.status.CANCELLED, 'cancelled');
     if (err.kind === 'Closing') return statusError(grpc.status.UNAVAILABLE, 'worker is shutting down');
@@ -310,6 +312,7 @@ export class JukeboxWorker {
       capacity: this.pool.capacity,
       executionProvider: this.pool.provider,
       decodes: this.options.decode,
+      encodes: this.encodes(),
       maxBatchRows: this.options.maxBatchRows,
       batchBucket: this.batchBucket(),
       precision: this.pool.precision,
@@ -400,6 +403,26 @@ export class JukeboxWorker {
     return null;
   }
 
+  /** Decoding workers also encode, where the model has encoder graphs. */
+  private encodes(): boolean {
+    return this.options.decode !== false && (this.model.manifest.vqvae.encoders?.length ?? 0) > 0;
+  }
+
+  /** An Encode request: rows of equal length, a multiple of the level's hop, finite samples; null when fine. */
+  private validateEncode(req: EncodeRequest__Output): grpc.ServiceError | null {
+    const invalid = (msg: string): grpc.ServiceError => statusError(grpc.status.INVALID_ARGUMENT, msg);
+    if (req.audio.length < 1) return invalid('audio: at least one row is required');
+    if (req.audio.length > MAX_DECODE_ROWS) return invalid(`audio: ${req.audio.length} rows; an encode holds at most ${MAX_DECODE_ROWS}`);
+    const bytes = req.audio[0].length;
+    const hop = this.model.manifest.levels[req.level].hopLength;
+    if (bytes === 0 || bytes % 4 !== 0) return invalid(`audio[0]: ${bytes} bytes is not a whole, non-empty number of float32 samples`);
+    if (bytes / 4 > MAX_ENCODE_SAMPLES) return invalid(`audio[0]: ${bytes / 4} samples; an encode takes at most ${MAX_ENCODE_SAMPLES} per row`);
+    if ((bytes / 4) % hop !== 0) return invalid(`audio[0]: ${bytes / 4} samples is not a multiple of level ${req.level}'s hop length ${hop}`);
+    const uneven = req.audio.findIndex((a) => a.length !== bytes);
+    if (uneven >= 0) return invalid(`audio[${uneven}]: ${req.audio[uneven].length} bytes, but audio[0] has ${bytes}; rows must be of equal length`);
+    return null;
+  }
+
   /** A Decode request against this worker's limits and the level's codebook; null when fine. */
   private validateDecode(req: DecodeRequest__Output): grpc.ServiceError | null {
     const invalid = (msg: string): grpc.ServiceError => statusError(grpc.status.INVALID_ARGUMENT, msg);
@@ -425,7 +448,7 @@ export class JukeboxWorker {
   }
 
   /** A request that ended with an error status: a cancellation (the caller gave the work up) is no failure. */
-  private countFailure(method: 'SampleWindow' | 'Decode', err: grpc.ServiceError): void {
+  private countFailure(method: 'SampleWindow' | 'Decode' | 'Encode', err: grpc.ServiceError): void {
     if (err.code === grpc.status.CANCELLED) this.metrics.cancelled.inc({ method });
     else this.metrics.failures.inc({ method, code: grpc.status[err.code] });
   }
@@ -502,6 +525,43 @@ export class JukeboxWorker {
             for (const span of spans) endSpan(span, err.message);
             fail(inferenceStatus(err, 'SampleWindow'));
           },
+        );
+      },
+
+      Encode: (call: grpc.ServerUnaryCall<EncodeRequest__Output, EncodeResponse>, callback) => {
+        const req = call.request;
+        const failWith = (err: grpc.ServiceError): void => {
+          this.countFailure('Encode', err);
+          callback(err);
+        };
+        if (req.modelHash !== this.model.hash) {
+          return failWith(statusError(grpc.status.FAILED_PRECONDITION, `model_hash: worker holds model hash ${this.model.hash}, not ${cut(req.modelHash) || '(none)'}`));
+        }
+        if (!this.encodes() || !this.model.manifest.vqvae.encoders!.some((e) => e.level === req.level)) {
+          return failWith(statusError(grpc.status.FAILED_PRECONDITION, `level: worker has no VQ-VAE encoder for level ${req.level}`));
+        }
+        const invalid = this.validateEncode(req);
+        if (invalid) return failWith(invalid);
+        const rows = req.audio.map((b) => {
+          const copy = new Float32Array(b.length / 4); // aligned copy; bytes are little-endian float32
+          new Uint8Array(copy.buffer).set(b);
+          return copy;
+        });
+        const bad = rows.findIndex((r) => r.some((x) => !Number.isFinite(x)));
+        if (bad >= 0) return failWith(statusError(grpc.status.INVALID_ARGUMENT, `audio[${bad}]: samples must be finite numbers`));
+        let started: ReturnType<InferencePool['encode']>;
+        try {
+          started = this.pool.encode(req.level, rows);
+        } catch (err) {
+          return failWith(inferenceStatus(err as Error, 'Encode'));
+        }
+        call.on('cancelled', started.cancel);
+        started.result.then(
+          ({ tokens, seconds }) => {
+            this.metrics.busySeconds.inc({ level: 'encode' }, seconds);
+            callback(null, { rows: tokens.map((t) => ({ tokens: Array.from(t) })), seconds });
+          },
+          (err: Error) => failWith(inferenceStatus(err, 'Encode')),
         );
       },
 

@@ -19,6 +19,7 @@ import type { ListModelsRequest as _jukebox_v1_ListModelsRequest, ListModelsRequ
 import type { ListModelsResponse as _jukebox_v1_ListModelsResponse, ListModelsResponse__Output as _jukebox_v1_ListModelsResponse__Output } from './jukebox/v1/ListModelsResponse';
 import type { ModelInfo as _jukebox_v1_ModelInfo, ModelInfo__Output as _jukebox_v1_ModelInfo__Output } from './jukebox/v1/ModelInfo';
 import type { ModelLevel as _jukebox_v1_ModelLevel, ModelLevel__Output as _jukebox_v1_ModelLevel__Output } from './jukebox/v1/ModelLevel';
+import type { RowLabels as _jukebox_v1_RowLabels, RowLabels__Output as _jukebox_v1_RowLabels__Output } from './jukebox/v1/RowLabels';
 import type { SubmitJobRequest as _jukebox_v1_SubmitJobRequest, SubmitJobRequest__Output as _jukebox_v1_SubmitJobRequest__Output } from './jukebox/v1/SubmitJobRequest';
 import type { TokenChunk as _jukebox_v1_TokenChunk, TokenChunk__Output as _jukebox_v1_TokenChunk__Output } from './jukebox/v1/TokenChunk';
 import type { TokenRow as _jukebox_v1_TokenRow, TokenRow__Output as _jukebox_v1_TokenRow__Output } from './jukebox/v1/TokenRow';
@@ -52,6 +53,7 @@ export interface ProtoGrpcType {
       ListModelsResponse: MessageTypeDefinition<_jukebox_v1_ListModelsResponse, _jukebox_v1_ListModelsResponse__Output>
       ModelInfo: MessageTypeDefinition<_jukebox_v1_ModelInfo, _jukebox_v1_ModelInfo__Output>
       ModelLevel: MessageTypeDefinition<_jukebox_v1_ModelLevel, _jukebox_v1_ModelLevel__Output>
+      RowLabels: MessageTypeDefinition<_jukebox_v1_RowLabels, _jukebox_v1_RowLabels__Output>
       SubmitJobRequest: MessageTypeDefinition<_jukebox_v1_SubmitJobRequest, _jukebox_v1_SubmitJobRequest__Output>
       TokenChunk: MessageTypeDefinition<_jukebox_v1_TokenChunk, _jukebox_v1_TokenChunk__Output>
       TokenRow: MessageTypeDefinition<_jukebox_v1_TokenRow, _jukebox_v1_TokenRow__Output>

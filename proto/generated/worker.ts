@@ -5,6 +5,8 @@ import type { DecodeRequest as _jukebox_v1_DecodeRequest, DecodeRequest__Output 
 import type { DecodeResponse as _jukebox_v1_DecodeResponse, DecodeResponse__Output as _jukebox_v1_DecodeResponse__Output } from './jukebox/v1/DecodeResponse';
 import type { DescribeRequest as _jukebox_v1_DescribeRequest, DescribeRequest__Output as _jukebox_v1_DescribeRequest__Output } from './jukebox/v1/DescribeRequest';
 import type { DescribeResponse as _jukebox_v1_DescribeResponse, DescribeResponse__Output as _jukebox_v1_DescribeResponse__Output } from './jukebox/v1/DescribeResponse';
+import type { EncodeRequest as _jukebox_v1_EncodeRequest, EncodeRequest__Output as _jukebox_v1_EncodeRequest__Output } from './jukebox/v1/EncodeRequest';
+import type { EncodeResponse as _jukebox_v1_EncodeResponse, EncodeResponse__Output as _jukebox_v1_EncodeResponse__Output } from './jukebox/v1/EncodeResponse';
 import type { LevelSampling as _jukebox_v1_LevelSampling, LevelSampling__Output as _jukebox_v1_LevelSampling__Output } from './jukebox/v1/LevelSampling';
 import type { SampleWindowRequest as _jukebox_v1_SampleWindowRequest, SampleWindowRequest__Output as _jukebox_v1_SampleWindowRequest__Output } from './jukebox/v1/SampleWindowRequest';
 import type { SampleWindowResponse as _jukebox_v1_SampleWindowResponse, SampleWindowResponse__Output as _jukebox_v1_SampleWindowResponse__Output } from './jukebox/v1/SampleWindowResponse';
@@ -25,6 +27,8 @@ export interface ProtoGrpcType {
       DecodeResponse: MessageTypeDefinition<_jukebox_v1_DecodeResponse, _jukebox_v1_DecodeResponse__Output>
       DescribeRequest: MessageTypeDefinition<_jukebox_v1_DescribeRequest, _jukebox_v1_DescribeRequest__Output>
       DescribeResponse: MessageTypeDefinition<_jukebox_v1_DescribeResponse, _jukebox_v1_DescribeResponse__Output>
+      EncodeRequest: MessageTypeDefinition<_jukebox_v1_EncodeRequest, _jukebox_v1_EncodeRequest__Output>
+      EncodeResponse: MessageTypeDefinition<_jukebox_v1_EncodeResponse, _jukebox_v1_EncodeResponse__Output>
       LevelSampling: MessageTypeDefinition<_jukebox_v1_LevelSampling, _jukebox_v1_LevelSampling__Output>
       SampleWindowRequest: MessageTypeDefinition<_jukebox_v1_SampleWindowRequest, _jukebox_v1_SampleWindowRequest__Output>
       SampleWindowResponse: MessageTypeDefinition<_jukebox_v1_SampleWindowResponse, _jukebox_v1_SampleWindowResponse__Output>

@@ -42,8 +42,11 @@ function rejects(req: JobRequest, field: string, mentions: (string | RegExp)[] =
 
 test('a valid request gives a spec with sampling for every level', () => {
   const spec = validateJobRequest(request({ sampling: [{ level: 2, topK: 10 }, { level: 0, temperature: 0.8, topP: 0.95 }] }), manifest);
+  const { artist, genres, lyrics, ...rest } = request();
   assert.deepEqual(spec, {
-    ...request(), // the request's fields as given, but for the parsed seed and the sampling of every level
+    ...rest, // the request's fields as given, but for the parsed seed and the sampling of every level
+    // The job-wide labels, once per row.
+    rows: [0, 1].map(() => ({ artist, genres, lyrics })),
     seed: 42n,
     sampling: [
       { temperature: 0.8, topK: 0, topP: 0.95 },
@@ -80,8 +83,8 @@ test('duration_seconds: finite, > 0, within the timing range, at least one windo
 });
 
 test('artist must be known after normalisation; empty is "unknown"', () => {
-  assert.equal(resolveLabels(validateJobRequest(request({ artist: 'DR. NOISE' }), manifest), manifest)[0].artistId, 3);
-  assert.equal(resolveLabels(validateJobRequest(request({ artist: '' }), manifest), manifest)[0].artistId, 0);
+  assert.equal(resolveLabels(validateJobRequest(request({ artist: 'DR. NOISE' }), manifest), manifest)[0][0].artistId, 3);
+  assert.equal(resolveLabels(validateJobRequest(request({ artist: '' }), manifest), manifest)[0][0].artistId, 0);
   rejects(request({ artist: 'Nobody Known' }), 'artist', ['"Nobody Known"', '"nobody_known"', '"tiny_ensemble"']);
   rejects(request({ artist: 'constructor' }), 'artist', ['constructor']);
   rejects(request({ artist: '__proto__' }), 'artist');
@@ -89,13 +92,13 @@ test('artist must be known after normalisation; empty is "unknown"', () => {
 });
 
 test('genres must be known words, at most maxGenreWords of them', () => {
-  assert.deepEqual(resolveLabels(validateJobRequest(request({ genres: ['Hip-Hop', 'jazz'] }), manifest), manifest)[0].genreIds, [5, 6, 3]);
-  assert.deepEqual(resolveLabels(validateJobRequest(request({ genres: [] }), manifest), manifest)[0].genreIds, [0]);
+  assert.deepEqual(resolveLabels(validateJobRequest(request({ genres: ['Hip-Hop', 'jazz'] }), manifest), manifest)[0][0].genreIds, [5, 6, 3]);
+  assert.deepEqual(resolveLabels(validateJobRequest(request({ genres: [] }), manifest), manifest)[0][0].genreIds, [0]);
   rejects(request({ genres: ['Blues Polka'] }), 'genres', ['"polka"', '"blues"']);
   rejects(request({ genres: ['rock pop jazz', 'blues rock pop'] }), 'genres', ['6 genre words', 'at most 5']);
   // Nothing left after normalising ("", "!!!") is the model's "unknown", as a blank artist is.
-  assert.deepEqual(resolveLabels(validateJobRequest(request({ genres: ['!!!'] }), manifest), manifest)[0].genreIds, [0]);
-  assert.deepEqual(resolveLabels(validateJobRequest(request({ genres: ['rock', ''] }), manifest), manifest)[0].genreIds, [1, 0]);
+  assert.deepEqual(resolveLabels(validateJobRequest(request({ genres: ['!!!'] }), manifest), manifest)[0][0].genreIds, [0]);
+  assert.deepEqual(resolveLabels(validateJobRequest(request({ genres: ['rock', ''] }), manifest), manifest)[0][0].genreIds, [1, 0]);
   rejects(request({ genres: ['ro\uFFFDck'] }), 'genres', ['UTF-8']);
   rejects(request({ genres: 'rock' }), 'genres', ['list of strings']);
   rejects(request({ genres: ['rock', 3] }), 'genres', ['list of strings']);
@@ -117,7 +120,7 @@ test('lyrics: at most maxChars characters; a model without lyrics ignores them',
   levels[2].labelLength = 9;
   const noLyrics = parseManifest(json);
   const spec = validateJobRequest(request({ lyrics: 'x'.repeat(100000) }), noLyrics);
-  assert.deepEqual(resolveLabels(spec, noLyrics)[0].lyricIds, []);
+  assert.deepEqual(resolveLabels(spec, noLyrics)[0][0].lyricIds, []);
 });
 
 test('samples: an integer in 1..16; 0 or omitted is 1', () => {
@@ -171,7 +174,8 @@ test('resolveLabels gives the ids the label vectors carry', () => {
   const spec = validateJobRequest(request({ artist: 'The Random Walkers', genres: ['Jazz', 'Pop'], lyrics: 'Héllo\\world' }), manifest);
   const labels = resolveLabels(spec, manifest);
   const song = { artistId: 2, genreIds: [3, 2], lyricIds: cleanLyrics('Hello\nworld', manifest.lyrics!.vocab) };
-  assert.deepEqual(labels, manifest.levels.map(() => song));
+  // One entry per row (the request's 2 samples), each per level.
+  assert.deepEqual(labels, [0, 1].map(() => manifest.levels.map(() => song)));
 });
 
 test('the shipped tiny model manifest is accepted', async () => {
@@ -185,16 +189,16 @@ test('the shipped tiny model manifest is accepted', async () => {
 test('a level with its own label set (1b_lyrics: v2 upsamplers under a v3 top) maps names as Jukebox does', () => {
   const own = { version: 'v2' as const, artists: { unknown: 0, dr_noise: 7 }, genres: { unknown: 0, jazz: 4, rock: 9 }, maxGenreWords: 5, minDurationSeconds: 1, maxDurationSeconds: 600 };
   const m = { ...manifest, levels: manifest.levels.map((l, i) => (i < 2 ? { ...l, labels: own } : l)) };
-  const per = resolveLabels(validateJobRequest(request({ artist: 'Dr. Noise', genres: ['jazz'] }), m), m);
+  const [per] = resolveLabels(validateJobRequest(request({ artist: 'Dr. Noise', genres: ['jazz'] }), m), m);
   assert.equal(per[2].artistId, 3, 'the top level uses the manifest labels');
   assert.equal(per[0].artistId, 7);
   assert.deepEqual(per[1].genreIds, [4]);
   // A name the level's own set does not know is 0 there, as in Jukebox.
-  const unknown = resolveLabels(validateJobRequest(request({ artist: 'tiny_ensemble', genres: ['pop'] }), m), m);
+  const [unknown] = resolveLabels(validateJobRequest(request({ artist: 'tiny_ensemble', genres: ['pop'] }), m), m);
   assert.equal(unknown[0].artistId, 0);
   assert.deepEqual(unknown[0].genreIds, [0]);
   // No genre at all is "unknown" on every level, as Jukebox passes "unknown" to each labeller.
-  const none = resolveLabels(validateJobRequest(request({ genres: [] }), m), m);
+  const [none] = resolveLabels(validateJobRequest(request({ genres: [] }), m), m);
   assert.deepEqual(none.map((l) => l.genreIds), [[0], [0], [0]]);
 });
 
@@ -203,4 +207,57 @@ test('the upper duration bound applies to the intended length, not the rendered 
   // 600 s renders 26,459,904 samples (rounded to the top hop) but is labelled 26,460,000 = 600 s: refused, as Jukebox does.
   rejects(request({ durationSeconds: 600 }), 'duration_seconds', ['too long'], m);
   assert.equal(validateJobRequest(request({ durationSeconds: 599.99 }), m).durationSeconds, 599.99);
+});
+
+// --- per-row labels (SubmitJobRequest.rows) ---
+
+const ROW_A = { artist: 'Tiny Ensemble', genres: ['Blues Rock'], lyrics: 'la la la' };
+const ROW_B = { artist: 'Dr. Noise', genres: ['jazz'], lyrics: 'hey' };
+/** A request that gives its labels per row only. */
+const perRow = (rows: unknown, extra: Partial<Record<keyof JobRequest, unknown>> = {}): JobRequest =>
+  request({ artist: '', genres: [], lyrics: '', samples: 0, rows, ...extra });
+
+test('rows: each row keeps its own labels; samples is their number', () => {
+  const spec = validateJobRequest(perRow([ROW_A, ROW_B]), manifest);
+  assert.equal(spec.samples, 2);
+  assert.deepEqual(spec.rows, [ROW_A, ROW_B]);
+  assert.equal(validateJobRequest(perRow([ROW_A, ROW_B], { samples: 2 }), manifest).samples, 2, 'samples equal to the rows is fine');
+  assert.equal(validateJobRequest(perRow([ROW_A], { samples: undefined }), manifest).samples, 1);
+  const labels = resolveLabels(spec, manifest);
+  assert.equal(labels.length, 2);
+  assert.deepEqual(labels[0], resolveLabels(validateJobRequest(request({ ...ROW_A, samples: 1 }), manifest), manifest)[0]);
+  assert.deepEqual(labels[1][2], { artistId: 3, genreIds: [3], lyricIds: cleanLyrics('hey', manifest.lyrics!.vocab) });
+  // No rows ([] is proto3's omitted list): the job-wide labels for every row.
+  assert.deepEqual(validateJobRequest(request({ rows: [] }), manifest).rows, [ROW_A, ROW_A]);
+});
+
+test('rows: samples that disagree, job-wide labels beside them, more than 16 are refused naming the field', () => {
+  rejects(perRow([ROW_A, ROW_B], { samples: 3 }), 'samples', ['samples 3', '2 rows', 'set it to 2']);
+  rejects(perRow([ROW_A, ROW_B], { samples: 1 }), 'samples', ['2 rows']);
+  rejects(perRow([ROW_A], { artist: 'Dr. Noise' }), 'artist', [/^artist: give either .* or rows, not both/]);
+  rejects(perRow([ROW_A], { genres: ['jazz'] }), 'genres', [/^genres: give either/]);
+  rejects(perRow([ROW_A], { lyrics: 'la' }), 'lyrics', [/^lyrics: give either/]);
+  rejects(perRow(Array.from({ length: MAX_SAMPLES + 1 }, () => ROW_A)), 'rows', ['at most 16', 'got 17']);
+  validateJobRequest(perRow(Array.from({ length: MAX_SAMPLES }, () => ROW_A)), manifest);
+  rejects(perRow('rock'), 'rows', ['list']);
+  rejects(perRow([ROW_A, null]), 'rows[1]', ['rows[1] must be an object']);
+});
+
+test('rows: each row is checked as the job-wide labels are, the message prefixed with rows[i]', () => {
+  rejects(perRow([ROW_A, { ...ROW_B, artist: 'Nobody Known' }]), 'rows[1].artist', [/^rows\[1\]\.artist: artist "Nobody Known" \(looked up as "nobody_known"\) is not known/]);
+  rejects(perRow([{ ...ROW_A, genres: ['Blues Polka'] }]), 'rows[0].genres', [/^rows\[0\]\.genres: genre word "polka"/]);
+  rejects(perRow([ROW_A, ROW_B, { ...ROW_A, genres: ['rock pop jazz', 'blues rock pop'] }]), 'rows[2].genres', ['rows[2].genres: ', 'at most 5']);
+  rejects(perRow([{ ...ROW_A, lyrics: 'a'.repeat(4097) }]), 'rows[0].lyrics', [/^rows\[0\]\.lyrics: lyrics have 4097 characters/]);
+  rejects(perRow([{ ...ROW_A, lyrics: 'la \uFFFD' }]), 'rows[0].lyrics', ['UTF-8']);
+  rejects(perRow([{ ...ROW_A, artist: 42 }]), 'rows[0].artist', ['must be a string']);
+  rejects(perRow([{ artist: 'dr_noise' }]), 'rows[0].genres', ['list of strings']);
+  // Blank names are "unknown" in a row as they are job-wide.
+  assert.deepEqual(resolveLabels(validateJobRequest(perRow([{ artist: '', genres: [''], lyrics: '' }]), manifest), manifest)[0][0], { artistId: 0, genreIds: [0], lyricIds: [] });
+});
+
+test('rows: a level with its own label set refuses a row with more genre words than it takes', () => {
+  const own = { version: 'v2' as const, artists: { unknown: 0 }, genres: { unknown: 0 }, maxGenreWords: 1, minDurationSeconds: 1, maxDurationSeconds: 600 };
+  const m = { ...manifest, levels: manifest.levels.map((l, i) => (i === 0 ? { ...l, labels: own } : l)) };
+  rejects(perRow([ROW_B, { ...ROW_A, genres: ['rock', 'pop'] }]), 'rows[1].genres', ['level 0', 'at most 1'], m);
+  rejects(request({ genres: ['rock', 'pop'] }), 'genres', ['level 0', 'at most 1'], m);
 });

@@ -18,7 +18,8 @@ import {
   windowLabels,
   type CentreArithmetic,
 } from '../../shared/labels.js';
-import type { LevelManifest, Manifest } from '../../shared/types.js';
+import { resolveLabels, validateJobRequest } from '../../shared/job-spec.js';
+import type { LabelsManifest, LevelManifest, Manifest } from '../../shared/types.js';
 
 type Version = 'v2' | 'v3';
 interface EncodedRow {
@@ -60,6 +61,21 @@ interface Fixture {
     float64First: number;
     float32First: number;
   }[];
+  /** Rows sampled together, each with its own metas (sample.py), on every level of a 1b_lyrics-shaped model. */
+  batch: {
+    totalLength: number;
+    metas: { artist: string; genre: string; lyrics: string }[];
+    /** Index = level (0 = bottom). */
+    levels: (LevelShape & { model: string; version: Version; windows: { start: number; rows: EncodedRow[] }[] })[];
+  };
+}
+
+/** What a level's label vector depends on. */
+interface LevelShape {
+  maxGenreWords: number;
+  lyricTokens: number;
+  nCtx: number;
+  hopLength: number;
 }
 
 const fx = JSON.parse(readFileSync(new URL('../fixtures/official-labels.json', import.meta.url), 'utf8')) as Fixture;
@@ -166,9 +182,9 @@ test('lyric window centre: float32 while sampling, float64 in get_label, where t
   }
 });
 
-function levelFor(w: Fixture['windows'][number]): LevelManifest {
+function levelFor(w: LevelShape, level = 0): LevelManifest {
   return {
-    level: 0,
+    level,
     hopLength: w.hopLength,
     nCtx: w.nCtx,
     hopFraction: 0.125,
@@ -220,4 +236,48 @@ test('label rows equal Labeller.get_label and SimplePrior.get_y, window by windo
       }),
   );
   assert.deepEqual([...kinds].sort(), ['end', 'middle', 'padded', 'start'], 'lyric windows at the start, middle and end, and padded');
+});
+
+test('per-row metas give each row the official label vector for its own metas, on every level', () => {
+  const { batch } = fx;
+  const top = batch.levels.length - 1;
+  const labelSet = (l: (typeof batch.levels)[number]): LabelsManifest => ({
+    version: l.version,
+    artists: fx.idMaps[l.version].artists,
+    genres: fx.idMaps[l.version].genres,
+    maxGenreWords: l.maxGenreWords,
+    minDurationSeconds: 1,
+    maxDurationSeconds: 600,
+  });
+  // The 1b_lyrics layout as a manifest: the top prior's (v3) labels and lyrics, the upsamplers' own v2 label sets.
+  const manifest: Manifest = {
+    contractVersion: 1,
+    modelId: '1b_lyrics-labels',
+    sampleRate: 44100,
+    labels: labelSet(batch.levels[top]),
+    lyrics: { vocab: fx.vocab[batch.levels[top].version], maxChars: 100_000 },
+    levels: batch.levels.map((l, i) => ({ ...levelFor(l, i), ...(i < top ? { labels: labelSet(l) } : {}) })),
+    vqvae: { decoders: [] },
+  };
+  // The metas as a request gives them: one entry of `rows` per row, through validation and resolveLabels.
+  const rows = batch.metas.map((m) => ({ artist: m.artist, genres: [m.genre], lyrics: fx.lyricTexts[m.lyrics] }));
+  const spec = validateJobRequest(
+    { model: '', artist: '', genres: [], lyrics: '', rows, durationSeconds: batch.totalLength / manifest.sampleRate, seed: 1, sampling: [] },
+    manifest,
+  );
+  assert.equal(spec.samples, batch.metas.length);
+  const labels = resolveLabels(spec, manifest);
+  let compared = 0;
+  batch.levels.forEach((l, level) => {
+    for (const w of l.windows) {
+      const official = w.rows.map((r, row) => decodeRow(r, fx.lyricTextTokens[l.version][batch.metas[row].lyrics], l.lyricTokens));
+      // The rows' vectors differ (artist, genres, lyrics): each row must get its own, not the first's.
+      assert.equal(new Set(official.map((v) => v.join(','))).size, official.length, `${l.model}: distinct official rows`);
+      official.forEach((want, row) => {
+        assert.deepEqual(windowLabels(manifest, level, w.start, batch.totalLength, labels[row][level]), want, `${l.model} window at ${w.start}, row ${row}`);
+        compared++;
+      });
+    }
+  });
+  assert.equal(compared, 3 * 3 * batch.metas.length);
 });

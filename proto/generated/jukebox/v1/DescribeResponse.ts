@@ -12,6 +12,7 @@ export interface DescribeResponse {
   'maxBatchRows'?: (number);
   'batchBucket'?: (number);
   'precision'?: (string);
+  'encodes'?: (boolean);
 }
 
 export interface DescribeResponse__Output {
@@ -25,4 +26,5 @@ export interface DescribeResponse__Output {
   'maxBatchRows': (number);
   'batchBucket': (number);
   'precision': (string);
+  'encodes': (boolean);
 }

@@ -2,6 +2,7 @@
 
 import type { LevelSampling as _jukebox_v1_LevelSampling, LevelSampling__Output as _jukebox_v1_LevelSampling__Output } from '../../jukebox/v1/LevelSampling';
 import type { JobMode as _jukebox_v1_JobMode, JobMode__Output as _jukebox_v1_JobMode__Output } from '../../jukebox/v1/JobMode';
+import type { RowLabels as _jukebox_v1_RowLabels, RowLabels__Output as _jukebox_v1_RowLabels__Output } from '../../jukebox/v1/RowLabels';
 
 export interface SubmitJobRequest {
   'model'?: (string);
@@ -17,6 +18,7 @@ export interface SubmitJobRequest {
   'segments'?: (number)[];
   'segmentOverlap'?: (number | string);
   'priority'?: (number);
+  'rows'?: (_jukebox_v1_RowLabels)[];
   '_segmentOverlap'?: "segmentOverlap";
 }
 
@@ -34,5 +36,6 @@ export interface SubmitJobRequest__Output {
   'segments': (number)[];
   'segmentOverlap'?: (number);
   'priority': (number);
+  'rows': (_jukebox_v1_RowLabels__Output)[];
   '_segmentOverlap'?: "segmentOverlap";
 }

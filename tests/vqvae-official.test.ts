@@ -1,4 +1,4 @@
-// The official-shaped VQ-VAE port (tools/jukebox_model/vqvae_official.py): a small random model is
+// The official-shaped VQ-VAE port (tools/jukebox_model/vqvae.py): a small random model is
 // built and exported by tests/fixtures/vqvae-official-export.py; onnxruntime-node must reproduce the
 // PyTorch decode (1e-5), a chunked decode with marginTokens of context must equal a whole decode
 // (1e-5), and the encoders must give the PyTorch tokens.

@@ -1,12 +1,16 @@
 """Equality check of our PyTorch port (tools/jukebox_model) against the official openai/jukebox code.
 
-    JUKEBOX_SRC=/tmp/jukebox-src /usr/bin/python3 tools/check_official.py [--only vqvae,5b,...] [--steps N]
+    JUKEBOX_SRC=/tmp/jukebox-src /usr/bin/python3 tools/check_official.py [--only hparams,vqvae,5b,...] [--steps N]
 
-Builds small random official models (setup_hparams + make_vqvae / make_prior, CPU, fp16_params
-False), re-randomises every parameter (the official init zeroes some outputs), loads their state
-dicts into our modules (strict) and compares:
+- hparams: our resolution of official hparam set names and overrides (jukebox_model/hparams.py over
+  configs/presets.json) equals the official setup_hparams, every name, for the sets the exporter knows
+  and a few overrides; both refuse an unknown set name and an unknown name.
 
-- VQ-VAE (a small config and the released `vqvae` preset's shapes): encode (codes equal) and
+Then builds small random models of our port (jukebox_model.init: random_vqvae, random_prior; the official
+init zeroes some outputs), the official models of the same hps (setup_hparams + make_vqvae / make_prior, CPU,
+fp16_params False), loads our state dicts into the official modules (strict) and compares:
+
+- VQ-VAE (a small config and the released `vqvae` set's shapes): encode (codes equal) and
   decode per level (max abs / rel diff, tolerance 1e-5 relative);
 - priors (5b-, 5b_lyrics-, 1b_lyrics-like top priors and an upsampler): the conditioning
   (y_cond, x_cond, encoder_kv), the full-window forward logits (official `prior.prior(...)` as in
@@ -20,6 +24,7 @@ tolerance or any check that fails to run. Needs python3-tqdm python3-unidecode p
 python3-fire (Debian) besides torch.
 """
 import argparse
+import json
 import os
 import sys
 import time
@@ -40,6 +45,25 @@ SMALL_VQ = dict(levels=3, downs_t=(3, 2, 2), strides_t=(2, 2, 2), emb_width=16, 
                 hvqvae_multipliers=(2, 1, 1), dilation_growth_rate=3)
 
 COMMON = dict(fp16_params=False, train=False, restore_prior='', restore_vqvae='')
+# The scales of our random weights: those of the tiny model.
+with open(os.path.join(HERE, 'configs', 'tiny.json'), encoding='utf-8') as _f:
+    INIT = json.load(_f)['init']
+
+# Set names and overrides whose resolution must equal the official setup_hparams (the sets of the released
+# models, the small_* sets of the official README's training commands, and such commands' overrides).
+HPARAMS_CASES = [
+    ('vqvae', {}), ('upsampler_level_0', {}), ('upsampler_level_1', {}), ('prior_5b', {}), ('prior_5b_lyrics', {}),
+    ('prior_1b_lyrics', {}), ('small_vqvae', {'sample_length': 262144, 'bs': 4, 'labels': False, 'train': True}),
+    ('small_vqvae,small_prior,all_fp16,cpu_ema', {'restore_vqvae': 'logs/small_vqvae/checkpoint_latest.pth.tar',
+                                                  'prior': True, 'levels': 2, 'level': 1, 'weight_decay': 0.01}),
+    ('vqvae,small_upsampler,all_fp16,cpu_ema', {'levels': 3, 'level': 0, 'n_ctx': 128, 'y_bins': [10, 16]}),
+    ('vqvae,small_labelled_prior,all_fp16,cpu_ema', {'levels': 3, 'level': 2, 'labels': True}),
+    ('vqvae,small_single_enc_dec_prior', {'level': 2, 'n_tokens': 32}),
+    ('vqvae,small_sep_enc_dec_prior', {'level': 2, 'prime_width': 32}),
+    (' vqvae, small_prior ', {}), ('', {'sr': 16000}), ('teeny', {}), ('easy', {}),
+]
+# Both must refuse these (the official code raises KeyError / ValueError).
+HPARAMS_REFUSED = [('small_priorr', {}), ('vqvae', {'n_ctxx': 1}), ('vqvae,,small_prior', {'restore_prior_': ''})]
 # Small priors shaped like the released ones: same preset (attention pattern, lyric mode, labels
 # version, merged decoder, conditioner kinds), reduced sizes.
 PRIOR_CONFIGS: Dict[str, tuple] = {
@@ -96,24 +120,24 @@ class Table:
 # VQ-VAE
 
 
-def official_vqvae(J, vq: dict, sample_length: int, seed: int):
-    from official_src import official_hps, randomise_
-    hps = official_hps(J, 'vqvae', dict(sample_length=sample_length, **vq))
-    model = J.make_vqvae(hps, 'cpu')
-    randomise_(model, seed)
-    return model.eval()
+def vqvae_pair(J, vq: dict, sample_length: int, seed: int):
+    """(official VQVAE, our random VQVAE) with the same weights, both of the `vqvae` set with `vq` over it."""
+    from official_code import official_hps
+    from jukebox_model.hparams import vqvae_hps
+    from jukebox_model.init import random_vqvae
+    ours = random_vqvae(vqvae_hps('vqvae', **vq), seed, INIT)
+    ref = J.make_vqvae(official_hps(J, 'vqvae', dict(sample_length=sample_length, **vq)), 'cpu')
+    ref.load_state_dict(ours.state_dict())  # strict: the same names
+    return ref.eval(), ours
 
 
 @torch.no_grad()
 def check_vqvae(J, table: Table, name: str, vq: dict, n_top_tokens: int, seed: int):
-    from jukebox_model.vqvae_official import VQVAE, load_official_state_dict, vqvae_hps
     hop_top = 1
     for d, s in zip(vq.get('downs_t', (3, 2, 2)), vq.get('strides_t', (2, 2, 2))):
         hop_top *= s ** d
     sample_length = n_top_tokens * hop_top
-    ref = official_vqvae(J, vq, sample_length, seed)
-    ours = VQVAE(vqvae_hps('vqvae', **vq)).eval()
-    load_official_state_dict(ours, ref.state_dict())
+    ref, ours = vqvae_pair(J, vq, sample_length, seed)
     g = torch.Generator().manual_seed(seed)
     x = torch.rand(2, sample_length, 1, generator=g) * 2 - 1
     zs_ref = ref.encode(x)
@@ -125,16 +149,33 @@ def check_vqvae(J, table: Table, name: str, vq: dict, n_top_tokens: int, seed: i
         table.add(name, f'decode level {level}', a, b, VQ_TOL)
 
 
-def check_vqvae_preset_hps(J, table: Table):
-    """Our `vqvae` preset equals the official `vqvae` hps (with the official defaults)."""
-    from official_src import official_hps
-    from jukebox_model.vqvae_official import PRESETS
-    off = official_hps(J, 'vqvae')
-    diffs = [f'{k}: ours {v!r}, official {off[k]!r}' for k, v in PRESETS['vqvae'].items()
-             if (tuple(v) if isinstance(v, (list, tuple)) else v) !=
-             (tuple(off[k]) if isinstance(off[k], (list, tuple)) else off[k])]
-    table.rows.append(('vqvae (preset)', 'preset hps = official vqvae hps', float(len(diffs)), float(len(diffs)),
-                       0.0, not diffs, '; '.join(diffs) or f'{len(PRESETS["vqvae"])} names equal'))
+# ----------------------------------------------------------------------------------------------
+# Hyperparameters
+
+
+def check_hparams(J, table: Table):
+    """Our resolve_hps equals the official setup_hparams on HPARAMS_CASES (every name; tuples as lists), and
+    both refuse HPARAMS_REFUSED."""
+    from jukebox_model.hparams import HpsError, resolve_hps
+    norm = lambda d: {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}  # noqa: E731
+    for names, overrides in HPARAMS_CASES:
+        off = norm(J.setup_hparams(names, dict(overrides)))
+        ours = resolve_hps(names, overrides)
+        diffs = [f'{k}: ours {ours.get(k)!r}, official {off.get(k)!r}' for k in sorted(set(off) | set(ours))
+                 if k not in off or k not in ours or ours[k] != off[k]]
+        label = f'{names!r} + {len(overrides)} overrides'
+        table.rows.append(('hparams', label[:34], float(len(diffs)), float(len(diffs)), 0.0, not diffs,
+                           '; '.join(diffs)[:200] or f'{len(off)} names equal'))
+    for names, overrides in HPARAMS_REFUSED:
+        refused = []
+        for resolve, errors in ((J.setup_hparams, (KeyError, ValueError)), (resolve_hps, (HpsError,))):
+            try:
+                resolve(names, dict(overrides))
+                refused.append(False)
+            except errors:
+                refused.append(True)
+        table.rows.append(('hparams', f'refused: {names!r}'[:34], 0.0, 0.0, 0.0, all(refused),
+                           f'official {refused[0]}, ours {refused[1]}'))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -142,27 +183,22 @@ def check_vqvae_preset_hps(J, table: Table):
 
 
 def build_prior_pair(J, key: str, seed: int):
-    """(official SimplePrior, our SimplePrior with the official weights, official hps)."""
-    from official_src import official_hps, randomise_
-    from jukebox_model.hparams import PRIOR_DEFAULTS, prior_hps
-    from jukebox_model.official import load_state
-    from jukebox_model.prior import SimplePrior
+    """(official SimplePrior, our random SimplePrior, official hps, hop), the official one with our weights."""
+    from official_code import official_hps
+    from jukebox_model.hparams import prior_hps
+    from jukebox_model.init import random_prior
 
     preset, over = PRIOR_CONFIGS[key]
     hps = official_hps(J, preset, {**COMMON, **over})
     hop = 1
     for l in range(hps.level + 1):
         hop *= SMALL_VQ['strides_t'][l] ** SMALL_VQ['downs_t'][l]
-    vq_ref = official_vqvae(J, SMALL_VQ, hps.n_ctx * hop, seed)
+    vq_ref, vq_ours = vqvae_pair(J, SMALL_VQ, hps.n_ctx * hop, seed)
+    ours = random_prior(prior_hps(dict(hps)), vq_ours.hps, seed + 1, INIT)
     torch.manual_seed(seed)
     ref = J.make_prior(hps, vq_ref, 'cpu')
-    randomise_(ref, seed + 1, scale=1.0)
+    ref.load_state_dict(ours.state_dict())  # strict: the same names
     ref.eval()
-    ours_hps = prior_hps({k: hps[k] for k in PRIOR_DEFAULTS if k in hps})
-    vq = dict(levels=SMALL_VQ['levels'], downs_t=list(SMALL_VQ['downs_t']), strides_t=list(SMALL_VQ['strides_t']),
-              l_bins=SMALL_VQ['l_bins'], emb_width=SMALL_VQ['emb_width'])
-    ours = SimplePrior(ours_hps, vq).eval()
-    load_state(ours, ref.state_dict(), f'official {key}')
     return ref, ours, hps, hop
 
 
@@ -369,7 +405,7 @@ def check_prior(J, table: Table, key: str, seed: int, n_steps: Optional[int]):
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--only', default='', help='comma-separated subset: vqvae,vqvae_preset,' + ','.join(PRIOR_CONFIGS))
+    ap.add_argument('--only', default='', help='comma-separated subset: hparams,vqvae,vqvae_preset,' + ','.join(PRIOR_CONFIGS))
     ap.add_argument('--steps', type=int, default=None, help='cached steps per prior (default: the whole window)')
     ap.add_argument('--seed', type=int, default=0)
     args = ap.parse_args()
@@ -379,7 +415,7 @@ def main() -> int:
         print('SKIPPED')
         return 0
     torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
-    from official_src import import_official
+    from official_code import import_official
     J = import_official(src)
     only = set(filter(None, args.only.split(',')))
     want = lambda k: not only or k in only  # noqa: E731
@@ -387,12 +423,13 @@ def main() -> int:
     import contextlib
     import io
     quiet = io.StringIO()  # the official code prints a lot while building
+    if want('hparams'):
+        check_hparams(J, table)
     if want('vqvae'):
         with contextlib.redirect_stdout(quiet):
             check_vqvae(J, table, 'vqvae (small)', SMALL_VQ, 32, args.seed)
     if want('vqvae_preset'):
         with contextlib.redirect_stdout(quiet):
-            check_vqvae_preset_hps(J, table)
             check_vqvae(J, table, 'vqvae (preset)', {}, 24, args.seed)
     for key in PRIOR_CONFIGS:
         if want(key):

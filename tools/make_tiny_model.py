@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
-"""Builds models/tiny: a small random configuration of the official Jukebox architecture
-(tools/configs/tiny.json), exported by the same exporter as the official checkpoints.
+"""Builds models/tiny: a small configuration of the official Jukebox architecture (tools/configs/tiny.json) with
+the weights trained on synthetic music (tools/configs/tiny-weights.pt, tools/train/), exported by the same exporter
+as the official checkpoints.
 
     /usr/bin/python3 tools/make_tiny_model.py [--config tools/configs/tiny.json] [--out models/tiny]
         [--fixture tests/fixtures/tiny-reference.json | --no-fixture]
+    /usr/bin/python3 tools/make_tiny_model.py --random --out tests/fixtures/tiny-random --no-fixture
 
+--random: the random weights of the same architecture instead (float32 graphs only), kept for the tests that pin
+a random model's tokens (tests/golden.test.ts, the near-tie regression of tests/fused-loop.test.ts).
 Deterministic: the same config gives byte-identical files.
 """
 import argparse
@@ -25,6 +29,8 @@ def main() -> None:
     ap.add_argument('--out', default=os.path.join(ROOT, 'models', 'tiny'))
     ap.add_argument('--fixture', default=os.path.join(ROOT, 'tests', 'fixtures', 'tiny-reference.json'))
     ap.add_argument('--no-fixture', action='store_true', help='do not write the PyTorch reference fixture')
+    ap.add_argument('--random', action='store_true',
+                    help='the random weights of the same architecture, float32 graphs only (tests/fixtures/tiny-random)')
     args = ap.parse_args()
 
     import torch
@@ -35,6 +41,11 @@ def main() -> None:
     warnings.filterwarnings('ignore', category=UserWarning, module='torch.onnx')
     with open(args.config, encoding='utf-8') as f:
         cfg = json.load(f)
+    if args.random:
+        cfg.pop('weights', None)
+        cfg['fp16_graphs'] = False
+    elif cfg.get('weights'):  # relative to the config's folder
+        cfg['weights'] = os.path.join(os.path.dirname(os.path.abspath(args.config)), cfg['weights'])
     manifest = make_model(cfg, args.out, None if args.no_fixture else args.fixture)
     total = sum(os.path.getsize(os.path.join(args.out, n)) for n in os.listdir(args.out))
     print(f'wrote {args.out} ({total / 1e6:.2f} MB, {len(manifest["levels"])} levels)')

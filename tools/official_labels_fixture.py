@@ -4,8 +4,9 @@ tests/unit/official-labels.test.ts to hold shared/labels.ts against.
     JUKEBOX_SRC=/tmp/jukebox-src /usr/bin/python3 tools/official_labels_fixture.py [OUT]
 
 Runs the official processors (jukebox/data/artist_genre_processor.py, text_processor.py, labels.py and
-SimplePrior.get_y from prior/prior.py) from a checkout of openai/jukebox, imported through
-tools/official_src.py. Needs Debian's python3-unidecode, python3-numpy and torch. Nothing of the
+SimplePrior.get_y from prior/prior.py; a batch of rows with their own metas, as sample.py samples them) from
+a checkout of openai/jukebox, imported through
+tools/official_code.py. Needs Debian's python3-unidecode, python3-numpy and torch. Nothing of the
 official code is copied: the fixture holds only its outputs (ids, cleaned text, label rows) and the
 id-file lines of the names it looks up. Deterministic: the same checkout and unidecode give the same file.
 """
@@ -21,7 +22,7 @@ import unicodedata
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from official_src import import_official  # noqa: E402
+from official_code import import_official  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_OUT = os.path.join(ROOT, 'tests', 'fixtures', 'official-labels.json')
@@ -220,6 +221,37 @@ def main(out_path):
                         'getY': encode_row(y_sampling[0].tolist(), full, n_tokens),
                     })
 
+    # Several rows sampled together, each with its own metas, as sample.py does: every prior's Labeller builds one
+    # label row per meta (get_batch_labels), and SimplePrior.get_y sets each row's offset and its own lyric window.
+    # The 1b_lyrics layout: a v3 top prior (lyrics) over v2 upsamplers, so each level looks the names up in its set.
+    batch_metas = [('Alan Jackson', 'Country', 'long'), ('Joe Bonamassa', 'Blues Rock', 'medium'),
+                   ('Céline Dion', 'Pop', 'short'), ('Frank Sinatra', 'Classic Pop', 'accented')]
+    batch_levels = [  # level 0 first: name, labels version, max_genre_words, n_tokens, n_ctx, raw_to_tokens
+        ('upsampler level 0', 'v2', 5, 0, 8192, 8),
+        ('upsampler level 1', 'v2', 5, 0, 8192, 32),
+        ('1b_lyrics top', 'v3', 1, 384, 6144, 128),
+    ]
+    batch_total = 187 * 44100
+    batch = {'totalLength': batch_total, 'metas': [{'artist': a, 'genre': g, 'lyrics': k} for a, g, k in batch_metas],
+             'levels': []}
+    for name, v, max_genre_words, n_tokens, n_ctx, raw_to_tokens in batch_levels:
+        sample_length = n_ctx * raw_to_tokens
+        with quiet():
+            labeller = labels_mod.Labeller(max_genre_words, n_tokens, sample_length, v3=(v == 'v3'))
+            labels = labeller.get_batch_labels([dict(artist=a, genre=g, lyrics=texts[k], total_length=batch_total, offset=0)
+                                                for a, g, k in batch_metas], 'cpu')
+        fake_prior = types.SimpleNamespace(labeller=labeller, sample_length=sample_length, raw_to_tokens=raw_to_tokens)
+        last = max(batch_total // raw_to_tokens - n_ctx, 0)
+        level_windows = []
+        for start in sorted({0, last // 2 // 128 * 128, last}):
+            with quiet():
+                y = J.SimplePrior.get_y(fake_prior, labels, start)
+            assert y.shape[0] == len(batch_metas)
+            level_windows.append({'start': start, 'rows': [encode_row(y[i].tolist(), labels['info'][i]['full_tokens'], n_tokens)
+                                                           for i in range(len(batch_metas))]})
+        batch['levels'].append({'model': name, 'version': v, 'maxGenreWords': max_genre_words, 'lyricTokens': n_tokens,
+                                'nCtx': n_ctx, 'hopLength': raw_to_tokens, 'windows': level_windows})
+
     # Lyric centres where float32 (sampling) and float64 (get_label) disagree: found by search, recorded as
     # (len, n_tokens, total_length, offset, duration, float64 window start, float32 window start).
     centre_cases = []
@@ -250,13 +282,15 @@ def main(out_path):
         'lyricTexts': texts,
         'lyricTextTokens': full_tokens,
         'windows': windows,
+        'batch': batch,
         'centreCases': centre_cases,
     }
     os.makedirs(os.path.dirname(out_path), exist_ok=True)
     with open(out_path, 'w', encoding='utf-8') as f:
         f.write(dump(fixture))
     print(f'wrote {out_path}: {len(artists)} artists, {len(genres)} genres, {len(lyric_rows)} lyrics, '
-          f'{len(chars)} characters, {len(windows)} label rows, {len(centre_cases)} float32 centre cases')
+          f'{len(chars)} characters, {len(windows)} label rows, {len(batch_metas)} rows sampled together, '
+          f'{len(centre_cases)} float32 centre cases')
 
 
 def encode_row(y, full, n_tokens):

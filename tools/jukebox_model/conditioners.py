@@ -6,7 +6,7 @@ import torch
 import torch.nn as nn
 
 from .ops import LayerNorm
-from .vqvae_official import DecoderConvBock
+from .vqvae import DecoderConvBock
 
 
 class SimpleEmbedding(nn.Module):

@@ -2,7 +2,7 @@
 
 - `export_level(prior, ...)`: levelL.conditioner.onnx and levelL.step.onnx of one SimplePrior (and levelL.loop.onnx,
   and with `fp16` the half-precision set levelL.*.fp16.onnx made by fp16.convert_to_fp16);
-- `write_model_folder(...)`: every level, the VQ-VAE decoders (through a callback) and manifest.json
+- `write_model_folder(...)`: every level, the VQ-VAE graphs (through a callback) and manifest.json
   with the sha256 of every file.
 
 Graphs larger than `external_threshold` bytes keep their weights in an ONNX external data file
@@ -373,16 +373,17 @@ def hop_lengths(vq: dict) -> List[int]:
 
 def write_model_folder(priors: List[SimplePrior], vq: dict, out_dir: str, *, model_id: str, sample_rate: int,
                        labels: dict, lyrics: Optional[dict], hop_fractions: List[float], prefill_chunk: int,
-                       opset: int, export_decoders: Callable[[str], List[dict]], fp16_weights: bool = False,
+                       opset: int, export_vqvae: Callable[[str], dict], fp16_weights: bool = False,
                        external_threshold: int = TWO_GB, contract_version: int = 1, log=print,
                        level_labels: Optional[Dict[int, dict]] = None, sampling_chunk: int = 64,
                        fp16_graphs: bool = False) -> bytes:
-    """Exports every level (index = level) and the decoders, writes manifest.json; returns its bytes.
+    """Exports every level (index = level) and the VQ-VAE graphs, writes manifest.json; returns its bytes.
 
     labels: the manifest's `labels` object (the top prior's); lyrics: its `lyrics` object (or None);
     level_labels: a level's own `labels` where they differ from the top's (1b_lyrics: v2 upsamplers under a v3 top);
     fp16_graphs: also write each level's float16 graph set (manifest graphs.fp16);
-    export_decoders(out_dir) writes the decoder graphs and returns their manifest entries."""
+    export_vqvae(out_dir) writes the VQ-VAE graphs and returns the manifest's `vqvae` object
+    ({decoders, encoders})."""
     os.makedirs(out_dir, exist_ok=True)
     hops = hop_lengths(vq)
     levels = []
@@ -396,7 +397,7 @@ def write_model_folder(priors: List[SimplePrior], vq: dict, out_dir: str, *, mod
         if level_labels and prior.level in level_labels:
             entry['labels'] = level_labels[prior.level]
         levels.append(entry)
-    decoders = export_decoders(out_dir)
+    vqvae = export_vqvae(out_dir)
     manifest = {
         'contractVersion': contract_version,
         'modelId': model_id,
@@ -406,7 +407,7 @@ def write_model_folder(priors: List[SimplePrior], vq: dict, out_dir: str, *, mod
     if lyrics is not None and any(p.n_tokens > 0 for p in priors):
         manifest['lyrics'] = lyrics
     manifest['levels'] = levels
-    manifest['vqvae'] = {'decoders': decoders}
+    manifest['vqvae'] = vqvae
     data = (json.dumps(manifest, indent=2, ensure_ascii=False) + '\n').encode('utf-8')
     with open(os.path.join(out_dir, 'manifest.json'), 'wb') as f:
         f.write(data)

@@ -1,9 +1,11 @@
-"""Deterministic random initialisation of every parameter and buffer from one seed.
+"""Deterministic random weights from one seed, for every model of the port (priors and VQ-VAE).
 
-Official initialisation zeroes several tensors (codebooks, some projections), which makes a random
-model degenerate; here every tensor gets random values with scales chosen so that activations stay
-O(1) and logits have a standard deviation of about 1-2. The VQ-VAE (vqvae_official) is randomised by
-tiny.random_official_vqvae, which also sets the level of its decoded audio.
+`randomise` gives every parameter and buffer random values. The official initialisation zeroes several
+tensors (codebooks, some projections), which makes a random model degenerate; here the scales are chosen so
+that activations stay O(1) and logits have a standard deviation of about 1-2 (the `init` scales of
+configs/tiny.json). `random_prior` and `random_vqvae` build the models of the exporter's --random-seed mode
+(and of models/tiny, check_official.py, the test fixtures) with it; `random_vqvae` also sets the level of the
+decoded audio.
 """
 import math
 
@@ -12,8 +14,8 @@ import torch.nn as nn
 
 from .conditioners import RangeEmbedding, SimpleEmbedding, Conditioner
 from .ops import Conv1D, LayerNorm
-from .prior import ConditionalAutoregressive2D, PositionEmbedding
-from .vqvae_official import BottleneckBlock
+from .prior import ConditionalAutoregressive2D, PositionEmbedding, SimplePrior
+from .vqvae import VQVAE, BottleneckBlock
 
 
 def _normal(t: torch.Tensor, std: float, gen: torch.Generator, mean: float = 0.0) -> None:
@@ -22,6 +24,9 @@ def _normal(t: torch.Tensor, std: float, gen: torch.Generator, mean: float = 0.0
 
 
 def randomise(model: nn.Module, init: dict, gen: torch.Generator) -> None:
+    """Every tensor of `model` from `gen`, in module order: weights N(0, gain / sqrt(fan_in)) (a transposed
+    conv's fan-in counts the taps one output sees), biases N(0, bias_std), embeddings and codebooks at their
+    own scales, layer-norm gains 1 + N(0, ln_weight_jitter). Fails when a tensor is left out."""
     bias_std = init['bias_std']
     done = set()
 
@@ -89,3 +94,30 @@ def randomise(model: nn.Module, init: dict, gen: torch.Generator) -> None:
     missing = [n for n, p in list(model.named_parameters()) + list(model.named_buffers()) if id(p) not in done]
     if missing:
         raise RuntimeError(f'parameters left without a random initialisation: {missing}')
+
+
+def random_prior(hps: dict, vq: dict, seed: int, init: dict) -> SimplePrior:
+    """The prior of one level (official prior hps, VQ-VAE hps `vq`) with random weights from seed + level."""
+    torch.manual_seed(seed)
+    prior = SimplePrior(hps, vq)
+    randomise(prior, init, torch.Generator().manual_seed(seed + hps['level']))
+    return prior.eval()
+
+
+def random_vqvae(hps: dict, seed: int, init: dict, audio_std: float = 0.15) -> VQVAE:
+    """The VQ-VAE of official VQ-VAE hps with random weights from `seed` (randomise: the official init zeroes
+    the codebooks, learned by k-means, which would decode every token alike); each decoder's `out` conv is then
+    rescaled so that the decoded audio of random tokens has a standard deviation of `audio_std`."""
+    torch.manual_seed(seed)
+    vqvae = VQVAE(hps)
+    gen = torch.Generator().manual_seed(seed)
+    randomise(vqvae, init, gen)
+    vqvae.eval()
+    with torch.no_grad():
+        for level in range(vqvae.levels):
+            tokens = torch.randint(0, vqvae.l_bins, (2, 64), generator=gen)
+            std = float(vqvae.decode_level(tokens, level).std())
+            out = vqvae.decoders[level].out
+            out.weight.mul_(audio_std / std)
+            out.bias.mul_(audio_std / std)
+    return vqvae

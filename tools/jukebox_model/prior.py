@@ -3,7 +3,7 @@ SimplePrior, which holds a level's conditioners (y_emb, conditioner_blocks, the 
 prime_prior + prime_state_proj + prime_state_ln + prime_x_out) around its `prior`.
 
 SimplePrior is built from official hyperparameter names (see hparams.py) and its parameter names
-are those of the official state dicts, so `official.load_official` loads a released checkpoint.
+are those of the official state dicts, so `checkpoints.load_prior` loads a released checkpoint.
 Lyric conditioning comes in the two official forms:
 - separate encoder-decoder (5b_lyrics: use_tokens, not single_enc_dec): `prime_prior` encodes the
   n_tokens lyric characters, cross-attention layers (attn_func 6) read the result;

@@ -1,5 +1,5 @@
 """The tiny test model: a small random configuration of the official architecture (tools/configs/tiny.json),
-priors and VQ-VAE (vqvae_official) alike, exported with the same exporter as the official checkpoints,
+priors and VQ-VAE (vqvae.py) alike, exported with the same exporter as the official checkpoints,
 plus the PyTorch reference fixture of tests/model-graphs.test.ts."""
 import hashlib
 import json
@@ -11,10 +11,10 @@ import torch
 import torch.nn as nn
 
 from .export import example_labels, example_sequence, self_check, write_model_folder
-from .hparams import prior_hps
-from .init import randomise
+from .hparams import prior_hps, vqvae_hps
+from .init import random_vqvae, randomise
 from .prior import SimplePrior
-from .vqvae_official import VQVAE, export_vqvae_decoders, measured_receptive_field, receptive_field
+from .vqvae import VQVAE, export_vqvae_decoders, export_vqvae_encoders, measured_receptive_field, receptive_field
 
 LYRIC_LINES = [
     'Hello tiny world,\nsing along with me!',
@@ -36,21 +36,26 @@ def level_hps(cfg: dict, p: dict) -> dict:
 
 
 def build(cfg: dict) -> Tuple[VQVAE, List[SimplePrior]]:
-    """The priors (randomised by init.randomise) and the VQ-VAE (official hps cfg['vqvae'], randomised by
-    random_official_vqvae as the exporter does), all from cfg['seed']."""
+    """The priors (randomised by init.randomise) and the VQ-VAE (official hps cfg['vqvae'], init.random_vqvae
+    as the exporter's), all from cfg['seed'], then the trained weights of cfg['weights'] (a path) when the
+    config names them."""
     torch.manual_seed(cfg['seed'])
-    vq = {'levels': cfg['vqvae']['levels'], 'downs_t': cfg['vqvae']['downs_t'],
-          'strides_t': cfg['vqvae']['strides_t'], 'l_bins': cfg['vqvae']['l_bins']}
+    vq = vqvae_hps(cfg['vqvae'])
     priors = [SimplePrior(level_hps(cfg, p), vq) for p in sorted(cfg['priors'], key=lambda p: p['level'])]
     holder = nn.ModuleList(priors)
     randomise(holder, cfg['init'], torch.Generator().manual_seed(cfg['seed']))
     holder.eval()
-    vqvae = random_official_vqvae(cfg['vqvae'], cfg['seed'], cfg['init'])
+    vqvae = random_vqvae(cfg['vqvae'], cfg['seed'], cfg['init'])
+    if cfg.get('weights'):  # trained weights (tools/train): {'vqvae': state dict, 'priors': [state dict per level]}
+        weights = torch.load(cfg['weights'])
+        vqvae.load_state_dict(weights['vqvae'])
+        for prior, state in zip(priors, weights['priors']):
+            prior.load_state_dict(state)
     return vqvae, priors
 
 
 def export_decoders(vqvae: VQVAE, out_dir: str, opset: int, log=print) -> List[dict]:
-    """vqvae_official.export_vqvae_decoders (marginTokens = the analytic receptive field), after checking
+    """vqvae.export_vqvae_decoders (marginTokens = the analytic receptive field), after checking
     the analytic field against perturbations of random token sequences (several trials per level)."""
     for level in range(vqvae.levels):
         analytic = receptive_field(vqvae, level)
@@ -63,44 +68,6 @@ def export_decoders(vqvae: VQVAE, out_dir: str, opset: int, log=print) -> List[d
     for e in entries:
         log(f'decoder {e["level"]}: marginTokens {e["marginTokens"]}')
     return entries
-
-
-# ----------------------------------------------------------------------------------------------
-# A random VQ-VAE of the official architecture (exporter's --random-seed mode)
-
-
-def random_official_vqvae(spec: dict, seed: int, init: dict, audio_std: float = 0.15):
-    """vqvae_official.VQVAE built from official VQ-VAE hps (`spec`), every tensor random from `seed`:
-    conv weights N(0, proj_gain / sqrt(fan_in)) (a transposed conv's fan-in counts the taps one output
-    sees), biases N(0, bias_std), codebooks N(0, codebook_std). The official init zeroes the codebooks
-    (they are learned by k-means), which would decode every token alike. Each decoder's `out` conv is
-    then rescaled so that the decoded audio of random tokens has a standard deviation of `audio_std`.
-    Deterministic for a given seed and spec."""
-    from .vqvae_official import vqvae_hps as official_vqvae_hps
-
-    torch.manual_seed(seed)
-    vqvae = VQVAE(official_vqvae_hps(spec))
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, m in vqvae.named_modules():
-            if isinstance(m, nn.ConvTranspose1d):
-                fan_in = m.in_channels * m.kernel_size[0] / m.stride[0]
-            elif isinstance(m, nn.Conv1d):
-                fan_in = m.in_channels * m.kernel_size[0]
-            else:
-                continue
-            m.weight.copy_(torch.randn(m.weight.shape, generator=gen) * (init['proj_gain'] / fan_in ** 0.5))
-            m.bias.copy_(torch.randn(m.bias.shape, generator=gen) * init['bias_std'])
-        for block in vqvae.bottleneck.level_blocks:
-            block.k.copy_(torch.randn(block.k.shape, generator=gen) * init['codebook_std'])
-        vqvae.eval()
-        for level in range(vqvae.levels):
-            tokens = torch.randint(0, vqvae.l_bins, (2, 64), generator=gen)
-            std = float(vqvae.decode_level(tokens, level).std())
-            out = vqvae.decoders[level].out
-            out.weight.mul_(audio_std / std)
-            out.bias.mul_(audio_std / std)
-    return vqvae
 
 
 # ----------------------------------------------------------------------------------------------
@@ -181,7 +148,8 @@ def make_model(cfg: dict, out_dir: str, fixture_path: Optional[str], log=print) 
         priors, cfg['vqvae'], out_dir, model_id=cfg['model_id'], sample_rate=cfg['sr'],
         labels=manifest_labels(cfg['labels']), lyrics=lyrics, hop_fractions=hop_fractions,
         prefill_chunk=cfg['prefill_chunk'], opset=cfg['opset_version'],
-        export_decoders=lambda d: export_decoders(vqvae, d, cfg['opset_version'], log),
+        export_vqvae=lambda d: {'decoders': export_decoders(vqvae, d, cfg['opset_version'], log),
+                                'encoders': export_vqvae_encoders(vqvae, d, cfg['opset_version'])},
         contract_version=cfg['contract_version'], fp16_graphs=cfg.get('fp16_graphs', False), log=lambda *a: None)
     if fixture_path:
         rng = random.Random(cfg['seed'] + 1)

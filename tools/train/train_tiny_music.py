@@ -33,8 +33,9 @@ import torch.nn as nn  # noqa: E402
 from corpus_data import load_corpus  # noqa: E402
 from jukebox_model.init import randomise  # noqa: E402
 from jukebox_model.prior import SimplePrior  # noqa: E402
-from jukebox_model.tiny import level_hps, random_official_vqvae  # noqa: E402
-from jukebox_model.vqvae_official import VQVAE  # noqa: E402
+from jukebox_model.init import random_vqvae as random_official_vqvae  # noqa: E402
+from jukebox_model.tiny import level_hps  # noqa: E402
+from jukebox_model.vqvae import VQVAE  # noqa: E402
 from prior_training import WindowSampler, train_prior  # noqa: E402
 from vqvae_training import reconstruction_metrics, train_vqvae  # noqa: E402
 

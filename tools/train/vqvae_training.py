@@ -1,4 +1,4 @@
-"""Training the bundled model's VQ-VAE (vqvae_official.VQVAE) with Jukebox's losses: per level a mixed
+"""Training the bundled model's VQ-VAE (vqvae.VQVAE) with Jukebox's losses: per level a mixed
 reconstruction loss (L2 plus the mean of the k largest squared errors, `lmix`), a multi-resolution
 spectral loss (`multispectral`: the L2 norm of STFT magnitude differences at three resolutions), the
 commitment loss, and EMA codebooks whose dead codes (EMA usage below a threshold) are reset to random
@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from jukebox_model.vqvae_official import VQVAE
+from jukebox_model.vqvae import VQVAE
 
 # STFT resolutions (n_fft, hop, window) for 16 kHz audio: the official three (2048/1024/512 at 44.1 kHz) scaled.
 SPEC_RESOLUTIONS = ((1024, 96, 480), (512, 48, 240), (256, 24, 96))

@@ -1,7 +1,7 @@
 """The official Jukebox VQ-VAE (encoders, bottleneck codebooks, decoders), compact, for checkpoint export.
 
 Module and parameter names equal openai/jukebox's `VQVAE`, so the official `vqvae.pth.tar`
-(`checkpoint['model']`) loads with `load_official_state_dict` as is (strict):
+(`checkpoint['model']`) loads as is (strict; `checkpoints.load_vqvae`):
 
     encoders[L].level_blocks[l].model = [Sequential(Conv1d(4, 2, 1), Resnet1D) x down_t, Conv1d(3)]
     decoders[L].level_blocks[l].model = [Conv1d(3), Sequential(Resnet1D, ConvTranspose1d(4, 2, 1)) x down_t]
@@ -9,72 +9,25 @@ Module and parameter names equal openai/jukebox's `VQVAE`, so the official `vqva
     Resnet1D.model[d] = ResConv1DBlock.model = [ReLU, Conv1d(3, dilation), ReLU, Conv1d(1)]
     bottleneck.level_blocks[L].k = codebook [l_bins, emb_width] (a buffer)
 
-Level L has its own encoder and decoder over levels 0..L of downs_t/strides_t, widths and depths
-multiplied by hvqvae_multipliers[L]. Sampling decodes one level's tokens with that level's
-decoder only (`all_levels=False`). The decoder ends with the `out` conv: no tanh.
+Built from official VQ-VAE hyperparameters (`hparams.vqvae_hps`). Level L has its own encoder and decoder
+over levels 0..L of downs_t/strides_t, widths and depths multiplied by hvqvae_multipliers[L]. Sampling
+decodes one level's tokens with that level's decoder only (`all_levels=False`). The decoder ends with the
+`out` conv: no tanh.
 
 The code is written from the description in docs and the official module names; it does not copy
 the official implementation.
 """
 import hashlib
 import io
-import json
 import math
 import os
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-# ----------------------------------------------------------------------------------------------
-# Hyperparameters (official names)
-
-# The official defaults of the names the VQ-VAE reads (jukebox/hparams.py DEFAULTS).
-VQVAE_DEFAULTS = dict(
-    levels=1, downs_t=(1,), strides_t=(2,), emb_width=64, l_bins=512, hvqvae_multipliers=None,
-    width=128, depth=3, m_conv=1.0, dilation_growth_rate=1, dilation_cycle=None,
-    vqvae_reverse_decoder_dilation=True, use_bottleneck=True, sr=44100,
-)
-# The `vqvae` preset of the released model (jukebox/hparams.py `vqvae`, sr from the sampling CLI).
-PRESETS: Dict[str, dict] = {
-    'vqvae': dict(levels=3, downs_t=(3, 2, 2), strides_t=(2, 2, 2), emb_width=64, l_bins=2048,
-                  hvqvae_multipliers=(2, 1, 1), width=32, depth=4, m_conv=1.0, dilation_growth_rate=3,
-                  dilation_cycle=None, vqvae_reverse_decoder_dilation=True, sr=44100),
-}
-# Official names that only training reads; accepted and ignored by the loader.
-TRAINING_ONLY = {'l_mu', 'commit', 'spectral', 'multispectral', 'loss_fn', 'lmix_l1', 'lmix_l2', 'lmix_linf',
-                 'linf_k', 'restore_vqvae', 'revival_threshold', 'sample_length', 'sample_length_in_seconds',
-                 'bandwidth', 'train', 'prior', 'fp16_params'}
-
-
-def vqvae_hps(preset_or_dict='vqvae', **overrides) -> dict:
-    """Official defaults < preset name (PRESETS) or dict of official names < overrides."""
-    src = PRESETS[preset_or_dict] if isinstance(preset_or_dict, str) else dict(preset_or_dict)
-    hps = dict(VQVAE_DEFAULTS)
-    for k, v in list(src.items()) + list(overrides.items()):
-        if k.startswith('_') or k in TRAINING_ONLY:
-            continue
-        if k not in hps:
-            raise KeyError(f'{k!r} is not a VQ-VAE hyperparameter (official names: {sorted(hps)})')
-        hps[k] = v
-    for k in ('downs_t', 'strides_t', 'hvqvae_multipliers'):
-        if hps[k] is not None:
-            hps[k] = tuple(hps[k])
-    n = hps['levels']
-    assert len(hps['downs_t']) == n and len(hps['strides_t']) == n, 'downs_t/strides_t need one entry per level'
-    assert hps['hvqvae_multipliers'] is None or len(hps['hvqvae_multipliers']) == n
-    return hps
-
-
-def load_vqvae_hps(path: str) -> dict:
-    """A JSON file of official names: either the hps themselves or {"vqvae": {...}}."""
-    with open(path, encoding='utf-8') as f:
-        d = json.load(f)
-    if 'vqvae' in d and isinstance(d['vqvae'], dict):
-        d = d['vqvae']
-    return vqvae_hps(d)
-
+from .hparams import vqvae_hps
 
 # ----------------------------------------------------------------------------------------------
 # Modules
@@ -227,9 +180,9 @@ class Bottleneck(nn.Module):
 
 class VQVAE(nn.Module):
     def __init__(self, hps: dict):
+        """hps: official VQ-VAE names (completed with the official defaults by vqvae_hps)."""
         super().__init__()
         self.hps = hps = vqvae_hps(hps)
-        assert hps['use_bottleneck'], 'only the bottlenecked VQ-VAE is supported'
         self.levels = hps['levels']
         self.l_bins = hps['l_bins']
         self.hop_lengths: List[int] = []
@@ -257,40 +210,6 @@ class VQVAE(nn.Module):
     def decode(self, zs: Sequence[torch.Tensor], start_level: int = 0, end_level: Optional[int] = None) -> torch.Tensor:
         """As the official `decode`: only zs[0] (level start_level) is decoded; -> [N, T * hop, 1]."""
         return self.decode_level(zs[0], start_level)[..., None]
-
-
-def load_official_state_dict(model: nn.Module, state: dict) -> None:
-    """Strict load of an official state dict (a `*.pth.tar`'s 'model', or `state_dict()` of the official
-    module); strips a DataParallel 'module.' prefix. Raises naming the first mismatched tensor."""
-    state = {(k[7:] if k.startswith('module.') else k): v for k, v in state.items()}
-    own = model.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    for k in own:
-        if k in state and tuple(own[k].shape) != tuple(state[k].shape):
-            raise ValueError(f'shape mismatch at {k}: ours {tuple(own[k].shape)}, checkpoint {tuple(state[k].shape)}')
-    if missing or unexpected:
-        raise ValueError(f'state dict keys differ: first missing {missing[:1]} ({len(missing)} missing), '
-                         f'first unexpected {unexpected[:1]} ({len(unexpected)} unexpected)')
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()}, strict=True)
-
-
-def load_official_checkpoint(path: str, hps: Optional[dict] = None) -> VQVAE:
-    """An official `vqvae.pth.tar` -> our VQVAE (hps: the preset `vqvae` unless given). As the official
-    make_vqvae, the checkpoint's own stored 'hps' (its training settings) are not used; where they differ
-    from ours on a structural name a warning says so, since such a difference need not change any shape."""
-    ckpt = torch.load(path, map_location='cpu')
-    if hps is None:
-        hps = dict(PRESETS['vqvae'])
-    stored = (ckpt.get('hps') or {}) if isinstance(ckpt, dict) else {}
-    differ = sorted(k for k, v in stored.items() if k in VQVAE_DEFAULTS and k != 'sr' and k in hps and hps[k] != v)
-    if differ:
-        import sys
-        print(f'{path}: the checkpoint\'s stored hps differ from the preset on {", ".join(differ)}; using the preset',
-              file=sys.stderr)
-    model = VQVAE(hps)
-    load_official_state_dict(model, ckpt['model'] if 'model' in ckpt else ckpt)
-    return model.eval()
 
 
 # ----------------------------------------------------------------------------------------------

@@ -1,10 +1,10 @@
-"""Import the official openai/jukebox code on a CPU-only machine, for equality checks.
+"""Import the official openai/jukebox code on a CPU-only machine, for equality checks (tools/check_official.py,
+tools/official_labels_fixture.py).
 
-    from official_src import import_official, randomise_
+    from official_code import import_official, official_hps
     J = import_official('/tmp/jukebox-src')        # a checkout of openai/jukebox (or its jukebox/ dir)
-    hps = J.setup_hparams('vqvae', dict(sample_length=..., ...))
-    vqvae = J.make_vqvae(hps, device='cpu')
-    randomise_(vqvae, seed=0)
+    vqvae = J.make_vqvae(official_hps(J, 'vqvae', dict(sample_length=...)), device='cpu')
+    vqvae.load_state_dict(ours.state_dict())       # weights of our port (jukebox_model.init.random_vqvae)
 
 The checkout itself is never modified: it is copied to a scratch directory, where the
 `device='cuda'` literals are rewritten to 'cpu'. At import time `Tensor.cuda` / `Module.cuda`
@@ -15,7 +15,6 @@ into this repository. Needs Debian's python3-tqdm, python3-unidecode, python3-so
 python3-fire besides torch.
 """
 import atexit
-import math
 import os
 import re
 import shutil
@@ -78,7 +77,7 @@ def _install_runtime_patches() -> None:
             stub.__jukebox_stub__ = True
 
             def _missing(*a, _name=name, **k):
-                raise RuntimeError(f'{_name} is a stub in official_src (not needed for model code)')
+                raise RuntimeError(f'{_name} is a stub in official_code (not needed for model code)')
 
             stub.load = _missing
             stub.open = _missing
@@ -130,7 +129,7 @@ def import_official(src_path: Optional[str] = None) -> types.SimpleNamespace:
                       ('ops', 'jukebox.transformer.ops')]:
         mods[key] = importlib.import_module(name)
     def _no_download(remote_path, local_path, *a, **k):
-        raise RuntimeError(f'official_src: refusing to download {remote_path}; pass restore_vqvae/restore_prior '
+        raise RuntimeError(f'official_code: refusing to download {remote_path}; pass restore_vqvae/restore_prior '
                            "'' (official_hps does) or a local checkpoint path")
     mods['make_models'].download = _no_download
     ns = types.SimpleNamespace(
@@ -153,52 +152,6 @@ def official_hps(J, name_or_names, overrides: Optional[dict] = None):
     return J.setup_hparams(name_or_names, kw)
 
 
-@torch.no_grad()
-def randomise_(module: torch.nn.Module, seed: int = 0, scale: float = 1.0) -> torch.nn.Module:
-    """Re-randomises every parameter and floating buffer (the official init zeroes some).
-
-    Weights get N(0, scale / sqrt(fan_in)) where a fan-in is known (ndim >= 2), so activations stay
-    O(1) through deep stacks; vectors (biases, layer-norm gains/offsets) get 1 + N(0, 0.1) for names
-    ending in a layer-norm weight and N(0, 0.1) otherwise; codebooks (`k` buffers) get N(0, 1).
-    Deterministic for a given seed and module structure.
-    """
-    g = torch.Generator().manual_seed(seed)
-    for name, p in list(module.named_parameters()) + [(n, b) for n, b in module.named_buffers()
-                                                      if b.is_floating_point()]:
-        if p.ndim == 0:
-            continue
-        leaf = name.rsplit('.', 1)[-1]
-        if leaf == 'k' and p.ndim == 2:  # codebook
-            val = torch.randn(p.shape, generator=g)
-        elif p.ndim >= 2:
-            if leaf == 'w':  # GPT-2 style Conv1D: [n_in, n_out]
-                fan_in = p.shape[0]
-            elif p.ndim == 3 and 'ConvTranspose' in _owner_type(module, name):
-                fan_in = p.shape[0] * p.shape[2] // 2  # stride-2 transposed conv: each output sees half the taps
-            elif p.ndim == 3:
-                fan_in = p.shape[1] * p.shape[2]
-            else:  # embeddings [n, width]
-                fan_in = 1
-            val = torch.randn(p.shape, generator=g) * (scale / math.sqrt(max(fan_in, 1)))
-            if leaf != 'w' and p.ndim == 2 and fan_in == 1:
-                val = val * 0.5
-        else:
-            is_ln = _owner_type(module, name).endswith('LayerNorm')
-            val = torch.randn(p.shape, generator=g) * 0.1
-            if is_ln and leaf == 'weight':
-                val = val + 1.0
-        p.copy_(val.to(p.dtype))
-    return module
-
-
-def _owner_type(root: torch.nn.Module, name: str) -> str:
-    parent = name.rsplit('.', 1)[0] if '.' in name else ''
-    try:
-        return type(root.get_submodule(parent)).__name__ if parent else type(root).__name__
-    except AttributeError:
-        return ''
-
-
 if __name__ == '__main__':  # smoke test: build small official models
     import time
     J = import_official(sys.argv[1] if len(sys.argv) > 1 else None)
@@ -206,7 +159,6 @@ if __name__ == '__main__':  # smoke test: build small official models
     hps = official_hps(J, 'vqvae', dict(sample_length=4096, levels=3, downs_t=(3, 2, 2), strides_t=(2, 2, 2),
                                          emb_width=16, l_bins=64, width=8, depth=2, hvqvae_multipliers=(2, 1, 1)))
     vq = J.make_vqvae(hps, 'cpu')
-    randomise_(vq, 0)
     print('vqvae built', sum(p.numel() for p in vq.parameters()), 'params', f'{time.time() - t0:.2f}s')
     for preset in ('prior_5b', 'prior_5b_lyrics', 'prior_1b_lyrics', 'upsampler_level_1'):
         t0 = time.time()
@@ -220,5 +172,4 @@ if __name__ == '__main__':  # smoke test: build small official models
             sample_length=64 * [8, 32, 128][level], levels=3, downs_t=(3, 2, 2), strides_t=(2, 2, 2), emb_width=16,
             l_bins=64, width=8, depth=2, hvqvae_multipliers=(2, 1, 1))), 'cpu')
         prior = J.make_prior(official_hps(J, preset, small), v, 'cpu')
-        randomise_(prior, 0)
         print(preset, 'built', sum(p.numel() for p in prior.parameters()), 'params', f'{time.time() - t0:.2f}s')

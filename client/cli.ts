@@ -10,6 +10,7 @@ import { validateJobRequest } from '../shared/job-spec.js';
 import { analysePlan, relativeStepCost, scheduleBounds } from '../shared/critical-path.js';
 import type { JobSpec, Manifest, RowLabels } from '../shared/types.js';
 import { METAS_SYNTAX, ROW_SYNTAX, parseRowFlag, readMetasFile, rowsSamples } from './row-labels.js';
+import { givenTokens, readTokensFile, tokenRows, type TokenLevels } from './start-files.js';
 import { resolveLayout } from '../coordinator/coordinator.js';
 import { simulate } from '../coordinator/simulation.js';
 import { JukeboxWorker } from '../worker/worker-server.js';
@@ -96,7 +97,12 @@ function flagParser<T>(parse: (value: string) => T): (value: string) => T {
 }
 
 interface JobFlags {
-  seconds: number;
+  /** Required, except with --upsample (the tokens' length). */
+  seconds?: number;
+  prompt?: Uint8Array;
+  promptSeconds?: number;
+  continue?: TokenLevels;
+  upsample?: TokenLevels;
   seed: string;
   /** Unset: 1, or the number of per-row labels. */
   samples?: number;
@@ -119,7 +125,11 @@ interface JobFlags {
 
 function addJobOptions(cmd: Command): Command {
   return cmd
-    .requiredOption('--seconds <s>', 'song length in seconds (rounded down to the top level hop)', num('--seconds'))
+    .option('--seconds <s>', 'song length in seconds (rounded down to the top level hop); with --upsample, default: the tokens\' length', num('--seconds'))
+    .addOption(new Option('--prompt <file.wav>', 'primed: continue from this audio (any WAV; resampled to the model\'s rate, encoded at every level)').argParser(flagParser((v) => readFileBytes(v))).conflicts(['continue', 'upsample']))
+    .option('--prompt-seconds <s>', 'primed: seconds of --prompt to keep from its start', num('--prompt-seconds'))
+    .addOption(new Option('--continue <tokens.json>', 'continue: extend the song of this --tokens-out file to --seconds').argParser(flagParser((v) => readTokensFile(v))).conflicts(['upsample']))
+    .addOption(new Option('--upsample <tokens.json>', 'upsample-only: take the top level\'s tokens from this --tokens-out file, sample the levels below').argParser(flagParser((v) => readTokensFile(v))))
     .option('--seed <n>', 'seed: fixes every token', '0')
     .option('--samples <k>', 'sample rows rendered together (default: 1, or the number of --row / --metas rows)', positiveInt('--samples'))
     .option('--artist <name>', 'artist label of every row (default: "unknown")')
@@ -142,7 +152,25 @@ function readLyrics(v: string | undefined): string {
   return v.startsWith('@') ? readFileSync(v.slice(1), 'utf8') : v;
 }
 
+function readFileBytes(path: string): Uint8Array {
+  return readFileSync(path);
+}
+
+/** The job's start (primed, continue, upsample-only) as SubmitJobRequest fields; checks the flags that go together. */
+function startFields(flags: JobFlags, levels: number): Pick<SubmitRequest, 'prompt' | 'continueFrom' | 'upsample'> {
+  if ((flags.prompt === undefined) !== (flags.promptSeconds === undefined)) throw new Error('--prompt and --prompt-seconds go together: give both');
+  if (flags.seconds === undefined && flags.upsample === undefined) throw new Error('--seconds is required (it may be left out only with --upsample)');
+  if (flags.prompt && flags.promptSeconds !== undefined) return { prompt: { wav: flags.prompt, seconds: flags.promptSeconds } };
+  if (flags.continue) return { continueFrom: givenTokens(flags.continue) };
+  if (flags.upsample) {
+    if (!flags.upsample[levels - 1]) throw new Error(`--upsample: the file has no tokens of the top level (${levels - 1})`);
+    return { upsample: givenTokens(flags.upsample, levels - 1) };
+  }
+  return {};
+}
+
 function submitRequest(flags: JobFlags, modelId: string, levels: number): SubmitRequest {
+  const start = startFields(flags, levels);
   const pick = (vals: number[] | undefined, l: number): number | undefined => (vals ? (vals.length === 1 ? vals[0] : vals[l]) : undefined);
   for (const [name, vals] of [['--temperature', flags.temperature], ['--top-k', flags.topK], ['--top-p', flags.topP]] as const) {
     if (vals && vals.length !== 1 && vals.length !== levels) throw new Error(`${name}: give one value or ${levels} (one per level)`);
@@ -150,7 +178,8 @@ function submitRequest(flags: JobFlags, modelId: string, levels: number): Submit
   return {
     model: modelId,
     ...labelFields(flags),
-    durationSeconds: flags.seconds,
+    ...start,
+    durationSeconds: flags.seconds ?? 0,
     seed: flags.seed,
     wavFormat: flags.wavFormat,
     sampling: Array.from({ length: levels }, (_, level) => ({
@@ -171,7 +200,9 @@ function labelFields(flags: JobFlags): Pick<SubmitRequest, 'artist' | 'genres' |
   const from = flags.row ? '--row' : flags.metas ? '--metas' : undefined;
   const rows = flags.row ?? flags.metas;
   if (rows && from) return { rows, samples: rowsSamples(rows, flags.samples, from) };
-  return { artist: flags.artist ?? 'unknown', genres: flags.genre ?? [], lyrics: readLyrics(flags.lyrics), samples: flags.samples ?? 1 };
+  // Given tokens bring their rows: --samples defaults to them.
+  const given = flags.continue ?? flags.upsample;
+  return { artist: flags.artist ?? 'unknown', genres: flags.genre ?? [], lyrics: readLyrics(flags.lyrics), samples: flags.samples ?? (given ? tokenRows(given) : undefined) ?? 1 };
 }
 
 /** --segments: one count for every level below the top, or one per level (level 0 first). */

@@ -21,14 +21,20 @@ import { drainedOrGone, statusError } from '../server/grpc-server.js';
 /** Share of a job's overall progress given to decoding; sampling (windows weighted by cost) has the rest. */
 export const DECODE_PROGRESS_SHARE = 0.05;
 
+const START_MODES = { primed: 'START_MODE_PRIMED', continue: 'START_MODE_CONTINUE', upsample: 'START_MODE_UPSAMPLE' } as const;
+
 /** Job fields computed from the record: see Job in coordinator.proto. */
-export function jobExtras(job: JobRecord): Pick<Job, 'startedAtMs' | 'request' | 'progress' | 'failure' | 'decodedSeconds'> {
+export function jobExtras(job: JobRecord): Pick<Job, 'startedAtMs' | 'request' | 'progress' | 'failure' | 'decodedSeconds' | 'start'> {
+  const start = job.spec.start;
   return {
     startedAtMs: job.startedAtMs ?? 0,
     request: echoedRequest(job),
     progress: overallProgress(job),
     failure: job.state === 'FAILED' ? { code: job.errorCode ? `JOB_ERROR_CODE_${job.errorCode}` : 'JOB_ERROR_CODE_UNSPECIFIED', message: job.error ?? '', task: job.errorTask ?? '' } : null,
     decodedSeconds: decodedSamples(job) / job.plan.sampleRate,
+    start: start
+      ? { mode: START_MODES[start.mode], givenSeconds: start.givenSeconds, givenTokens: start.givenTokens }
+      : { mode: 'START_MODE_ANCESTRAL', givenSeconds: 0, givenTokens: job.plan.levels.map(() => 0) },
   };
 }
 

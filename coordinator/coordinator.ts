@@ -21,7 +21,9 @@ import { InvalidArgumentError, cut } from '../shared/errors.js';
 import { validateJobRequest, resolveLabels } from '../shared/job-spec.js';
 import { levelShape, planSong, songSamples, type SegmentLayout } from '../shared/plan.js';
 import { autoSegments, overlapTokens } from '../shared/segments.js';
-import type { JobRequest, JobSpec, Manifest } from '../shared/types.js';
+import type { JobRequest, JobSpec, JobStart, Manifest } from '../shared/types.js';
+import { MAX_PROMPT_SAMPLES, continueStart, givenTokensKey, primedStart, promptSamples, upsampleSeconds, upsampleStart, type StartRequest } from '../shared/job-start.js';
+import { readPromptWav, resample } from '../shared/prompt-audio.js';
 import { Dispatcher, type DispatcherOptions } from './dispatcher.js';
 import { MemoryJobStore, TERMINAL_STATES, type JobRecord, type JobStore } from './job.js';
 import { createJob } from './job-factory.js';
@@ -49,6 +51,9 @@ export const COORDINATOR_SERVICE = 'jukebox.v1.Coordinator';
 
 /** Largest AudioChunk: keeps every message well under gRPC's 4 MiB default receive limit. */
 export const AUDIO_CHUNK_BYTES = 1024 * 1024;
+/** Workers tried for a primed job's prompt, and how long one encoding may take. */
+const ENCODE_ATTEMPTS = 3;
+const ENCODE_TIMEOUT_MS = 120_000;
 
 export interface CoordinatorOptions {
   /** Model folders this coordinator accepts jobs for, by their manifest's modelId. */
@@ -288,6 +293,45 @@ export class Coordinator {
     return this.tending;
   }
 
+  /** The tokens a primed, continued or upsample-only job starts with; throws InvalidArgumentError on bad input. */
+  private async startOf(req: StartRequest, model: ModelFolder, spec: JobSpec): Promise<{ start: JobStart; tokens: Int32Array[][] }> {
+    const { manifest } = model;
+    if (req.mode === 'continue') return continueStart(manifest, req.levels, spec.samples, spec.durationSeconds);
+    if (req.mode === 'upsample') return upsampleStart(manifest, req.levels, spec.samples, spec.durationSeconds);
+    if (!manifest.vqvae.encoders?.length) {
+      throw new InvalidArgumentError('prompt', `prompt: model ${manifest.modelId} has no VQ-VAE encoders (its manifest lists none); re-export it to prime from audio`);
+    }
+    const audio = readPromptWav(req.wav, 'prompt.wav');
+    const samples = resample(audio.samples, audio.sampleRate, manifest.sampleRate);
+    const n = promptSamples(manifest, req.seconds, samples.length, spec.durationSeconds, MAX_PROMPT_SAMPLES);
+    const tokens = await this.encodePrompt(model, samples.subarray(0, n));
+    return primedStart(manifest, tokens, spec.samples);
+  }
+
+  /** A prompt through every level's encoder on one worker that encodes (a retry takes another). */
+  private async encodePrompt(model: ModelFolder, audio: Float32Array): Promise<Int32Array[]> {
+    let lastError = '';
+    let avoid: string | undefined;
+    for (let attempt = 0; attempt < ENCODE_ATTEMPTS; attempt++) {
+      const entry = this.workers.acquire({ modelHash: model.hash, level: 'encode', ...(avoid ? { avoid } : {}) });
+      if (!entry || !entry.conn.encode) {
+        if (entry) this.workers.release(entry);
+        throw new NoWorkersError(`no worker of this coordinator encodes prompts for model ${model.manifest.modelId} (workers that decode do, with a model whose manifest lists VQ-VAE encoders)${lastError ? `; last error: ${lastError}` : ''}`);
+      }
+      try {
+        const encode = entry.conn.encode.bind(entry.conn);
+        return await Promise.all(model.manifest.levels.map((lm) => encode({ modelHash: model.hash, level: lm.level, rows: [audio] }, ENCODE_TIMEOUT_MS).then((rows) => rows[0])));
+      } catch (err) {
+        lastError = cut((err as Error).message, 200);
+        avoid = entry.address;
+        log('coordinator', 'prompt encoding failed', { worker: entry.address, error: lastError });
+      } finally {
+        this.workers.release(entry);
+      }
+    }
+    throw new NoWorkersError(`the prompt could not be encoded after ${ENCODE_ATTEMPTS} attempts: ${lastError}`);
+  }
+
   /** Rebuilds an unfinished job from the store and drives it on from its stored windows and decode chunks. */
   private async resume(sj: Parameters<typeof plannedJob>[0], manifest: Manifest): Promise<void> {
     const id = sj.fixed.id;
@@ -301,7 +345,7 @@ export class Coordinator {
       const events = await this.durable.events(id, 0);
       job.lastEventSeq = events.length > 0 ? events[events.length - 1].seq : 0;
       const told = new Set(events.flatMap((e) => (e.task ? [e.task] : [])));
-      for (const key of [...windows.keys(), ...decoded.map((c) => `decode:${c}`)]) {
+      for (const key of [...[...windows.keys()].filter((k) => !k.startsWith('given:')), ...decoded.map((c) => `decode:${c}`)]) {
         if (!told.has(key)) job.lastEventSeq = await this.durable.appendEvent(id, { atMs: Date.now(), kind: key.startsWith('decode') ? 'decode' : 'window', task: key });
       }
       this.dispatcher.add(job, { manifest, labels: resolveLabels(job.spec, manifest) }, true);
@@ -314,7 +358,7 @@ export class Coordinator {
   }
 
   /** Validates and plans a job, then hands it to the dispatcher once it is durable. Throws InvalidArgumentError on bad input. */
-  async submit(req: JobRequest, wavFormat: string, owner?: string): Promise<JobRecord> {
+  async submit(req: JobRequest, wavFormat: string, owner?: string, startRequest?: StartRequest): Promise<JobRecord> {
     // An empty model means the one model this coordinator serves, when it serves exactly one.
     const model = req.model === '' && this.models.size === 1 ? [...this.models.values()][0] : this.models.get(req.model);
     if (!model) {
@@ -324,7 +368,10 @@ export class Coordinator {
       throw new InvalidArgumentError('wav_format', `wav_format: must be "pcm16" or "float32", got ${JSON.stringify(cut(wavFormat))}`);
     }
     const { manifest } = model;
-    const spec = validateJobRequest({ ...req, model: manifest.modelId }, manifest);
+    // Upsample-only without a duration: the song is as long as the given top-level tokens.
+    const topGiven = startRequest?.mode === 'upsample' ? startRequest.levels[manifest.levels.length - 1]?.[0]?.length : undefined;
+    const durationSeconds = !req.durationSeconds && topGiven ? upsampleSeconds(manifest, topGiven) : req.durationSeconds;
+    const spec = validateJobRequest({ ...req, durationSeconds, model: manifest.modelId }, manifest);
     const missing = this.workers.missingFor(model.hash, manifest.levels.map((l) => l.level));
     if (missing.length > 0) {
       const what = missing.map((m) => (m === 'decode' ? 'VQ-VAE decoding' : `level ${m}`)).join(', ');
@@ -338,9 +385,13 @@ export class Coordinator {
     const refusal = admissionRefusal(pending.jobs, pending.rows, spec.samples, this.limits);
     if (refusal) throw new ResourceExhaustedError(refusal);
     const layout = resolveLayout(spec, manifest, songSamples(manifest, spec.durationSeconds), (l) => this.workers.rowSlots(model.hash, l));
-    const plan = planSong(manifest, spec.durationSeconds, layout);
+    const given = startRequest ? await this.startOf(startRequest, model, spec) : undefined;
+    if (given) spec.start = given.start;
+    const plan = planSong(manifest, spec.durationSeconds, layout, spec.start?.givenTokens);
+    const id = `job-${randomUUID()}`;
     const job = createJob({
-      id: `job-${randomUUID()}`,
+      id,
+      ...(given ? { given: given.tokens } : {}),
       spec,
       modelHash: model.hash,
       wavFormat: wavFormat === 'float32' ? 'float32' : 'pcm16',
@@ -352,8 +403,19 @@ export class Coordinator {
       ...(owner !== undefined ? { owner } : {}),
     });
     this.dispatcher.add(job, { manifest, labels: resolveLabels(spec, manifest) });
+    // Given tokens are stored right after the job's record, before anything it samples (the job's writes are
+    // serialised): a restart replays them first (job-restore).
+    const givenWrites = (given?.tokens ?? []).flatMap((rows, level) =>
+      rows.length > 0 ? [this.persistence.enqueue(job.id, () => this.durable.putWindow(id, givenTokensKey(level), rows))] : [],
+    );
+    const givenFailure = (await Promise.allSettled(givenWrites)).find((r) => r.status === 'rejected');
+    if (givenFailure) log('coordinator', 'storing given tokens failed', { job: id, error: String((givenFailure as PromiseRejectedResult).reason) });
     // The job is accepted once it is durable and this coordinator holds its lease.
     await this.persistence.settled(job.id);
+    if (givenFailure) {
+      this.dispatcher.cancel(job);
+      throw new StoreUnavailableError('job_store: the given tokens could not be stored');
+    }
     if (job.state === 'FAILED') throw new StoreUnavailableError(`job_store: ${job.error ?? 'the job could not be stored'}`);
     await this.persistence.enqueue(job.id, () => this.durable.acquireLease(job.id, this.owner, this.leaseTtlMs)).catch(() => undefined);
     log('coordinator', 'job submitted', {
@@ -454,6 +516,7 @@ export class Coordinator {
             },
             r.wavFormat,
             principalOf(call)?.name,
+            startRequestOf(r),
           );
           callback(null, this.toProto(job));
         } catch (err) {
@@ -699,6 +762,21 @@ export class Coordinator {
     })();
     return this.closing;
   }
+}
+
+/** The oneof `start` of a SubmitJobRequest in domain terms (levels listed by number; a level given twice is refused). */
+function startRequestOf(r: SubmitJobRequest__Output): StartRequest | undefined {
+  if (r.start === 'prompt' && r.prompt) return { mode: 'primed', wav: r.prompt.wav, seconds: r.prompt.seconds };
+  const given = r.start === 'continueFrom' ? r.continueFrom : r.start === 'upsample' ? r.upsample : null;
+  if (!given) return undefined;
+  const field = r.start === 'continueFrom' ? 'continue_from' : 'upsample';
+  const levels: (Int32Array[] | undefined)[] = [];
+  given.levels.forEach((l, i) => {
+    if (!(l.level >= 0 && l.level < 16)) throw new InvalidArgumentError(field, `${field}.levels[${i}].level: ${l.level} is not a level of any model`);
+    if (levels[l.level]) throw new InvalidArgumentError(field, `${field}.levels[${i}].level: level ${l.level} is given twice`);
+    levels[l.level] = l.rows.map((row) => Int32Array.from(row.tokens));
+  });
+  return r.start === 'continueFrom' ? { mode: 'continue', levels } : { mode: 'upsample', levels };
 }
 
 /** Whether the caller may see and act on a job: anyone without tokens, an admin always, a submitter its own jobs. */

@@ -22,10 +22,16 @@ export interface NewJob {
   decodeChunkTokens: number;
   /** Relative step cost per level for critical-path order; default from the manifest (layers × width²). */
   stepCost?: number[];
+  /** Tokens the levels start with (spec.start), index = level, one array per row; none for a level without. */
+  given?: Int32Array[][];
 }
 
 export function createJob(n: NewJob): JobRecord {
   const { plan, spec } = n;
+  const tokens = plan.levels.map((lp) => new LevelStream(spec.samples, lp.totalTokens, lp.segments));
+  n.given?.forEach((rows, level) => {
+    if (rows.length > 0 && rows[0].length > 0) tokens[level].append(0, 0, rows);
+  });
   const decodeChunks = planDecodeChunks(plan.levels[0].totalTokens, n.decodeChunkTokens, n.manifest.vqvae.decoders[0].marginTokens);
   return {
     id: n.id,
@@ -41,7 +47,7 @@ export function createJob(n: NewJob): JobRecord {
     seq: 0,
     ...(n.owner !== undefined ? { owner: n.owner } : {}),
     virtualTime: 0,
-    tokens: plan.levels.map((lp) => new LevelStream(spec.samples, lp.totalTokens, lp.segments)),
+    tokens,
     levels: initialProgress(plan),
     timing: plan.levels.map(() => ({ newTokensDone: 0 })),
     partial: new Map(),

@@ -1,6 +1,7 @@
 // Rebuilds a job's live record from its durable records after a restart: the same plan (the stored layout),
 // the stored windows' tokens replayed in each segment's order, the stored decode chunks marked done.
 import { planSong } from '../shared/plan.js';
+import { givenTokensKey } from '../shared/job-start.js';
 import type { JobSpec, Manifest, RowLabels } from '../shared/types.js';
 import { createJob } from './job-factory.js';
 import { TERMINAL_STATES, type JobErrorCode, type JobRecord } from './job.js';
@@ -25,7 +26,7 @@ export function plannedJob(stored: StoredJob, manifest: Manifest, stepCost?: num
     spec,
     modelHash: fixed.modelHash,
     wavFormat: fixed.wavFormat,
-    plan: planSong(manifest, spec.durationSeconds, fixed.layout),
+    plan: planSong(manifest, spec.durationSeconds, fixed.layout, spec.start?.givenTokens),
     layout: fixed.layout,
     createdAtMs: fixed.createdAtMs,
     ...(fixed.owner !== undefined ? { owner: fixed.owner } : {}),
@@ -50,6 +51,13 @@ export function plannedJob(stored: StoredJob, manifest: Manifest, stepCost?: num
  */
 export function replayWindows(job: JobRecord, windows: ReadonlyMap<string, Int32Array[]>): number {
   let replayed = 0;
+  // The tokens the job was given come first (stored before the job was accepted).
+  job.spec.start?.givenTokens.forEach((n, level) => {
+    if (n === 0) return;
+    const rows = windows.get(givenTokensKey(level));
+    if (!rows) throw new Error(`job ${job.id}: the given tokens of level ${level} are missing from the store`);
+    job.tokens[level].append(0, 0, rows);
+  });
   job.plan.levels.forEach((lp, level) => {
     let offset = 0;
     lp.segments.forEach((seg, s) => {

@@ -20,9 +20,10 @@ export interface GrpcServerHandle {
 /**
  * Largest request each server takes. Far below the 64 MiB the clients accept: a body of many empty repeated
  * entries decodes to ~130 times its size in heap, so the limit bounds what one request can cost. A worker's largest
- * real request (16 rows × 8192 context tokens, or a 16-row decode chunk) is under 1 MiB.
+ * real request (16 rows × 8192 context tokens, or a 16-row decode chunk) is under 1 MiB; a coordinator's largest is a
+ * primed job's prompt WAV or a continued job's tokens (8 MiB: about 45 s of 44.1 kHz stereo PCM16).
  */
-export const MAX_REQUEST_BYTES = { 'jukebox.v1.Coordinator': 1024 * 1024, 'jukebox.v1.Worker': 8 * 1024 * 1024 } as const;
+export const MAX_REQUEST_BYTES = { 'jukebox.v1.Coordinator': 8 * 1024 * 1024, 'jukebox.v1.Worker': 8 * 1024 * 1024 } as const;
 
 export function createGrpcServer(serviceName: string, security: ServerSecurity = {}): { server: grpc.Server; health: HealthImplementation } {
   // Undecodable request bodies are INVALID_ARGUMENT, not INTERNAL (server/request-decoding.ts).

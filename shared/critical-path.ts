@@ -76,7 +76,11 @@ export function analysePlan(plan: SongPlan, stepCost: readonly number[], windowO
         const seen = new Set<number>();
         for (let p = w.upperStart; p < w.upperEnd; ) {
           const d = prod[p];
-          if (d < 0) throw new Error(`level ${lp.level + 1} token ${p} has no producing window`);
+          if (d < 0) {
+            // A token no window samples was given (a primed, continued or upsample-only job): nothing to wait for.
+            p++;
+            continue;
+          }
           seen.add(d);
           const dw = nodes[d].window;
           const seg = plan.levels[lp.level + 1].segments[dw.segment];

@@ -4,7 +4,7 @@
 // level starts with; planSong then skips the windows those tokens cover (shared/plan.ts).
 import { InvalidArgumentError } from './errors.js';
 import { songSamples } from './plan.js';
-import type { Manifest } from './types.js';
+import type { JobStart, Manifest } from './types.js';
 
 /**
  * Longest prompt in samples: float32 inside a worker's 8 MiB request limit (Encode), about 125 s at 16 kHz and
@@ -12,16 +12,11 @@ import type { Manifest } from './types.js';
  */
 export const MAX_PROMPT_SAMPLES = 2_000_000;
 
-export type StartMode = 'ancestral' | 'primed' | 'continue' | 'upsample';
-
-/** What a job's record keeps of its start (the tokens themselves are stored beside it, see givenTokensKey). */
-export interface JobStart {
-  mode: Exclude<StartMode, 'ancestral'>;
-  /** Tokens each level starts with, index = level. */
-  givenTokens: number[];
-  /** Seconds of the song the given tokens cover (primed: the prompt, rounded down to whole top-level tokens). */
-  givenSeconds: number;
-}
+/** What a request gives a job to start from, before it is checked. */
+export type StartRequest =
+  | { mode: 'primed'; wav: Uint8Array; seconds: number }
+  | { mode: 'continue'; levels: GivenLevels }
+  | { mode: 'upsample'; levels: GivenLevels };
 
 /** Tokens per level and row as a request gives them: levels[level] = rows, or undefined for a level not given. */
 export type GivenLevels = readonly (readonly ArrayLike<number>[] | undefined)[];

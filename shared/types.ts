@@ -183,6 +183,18 @@ export interface RowLabels {
 }
 
 /** What a user asks for; validated by shared/job-spec.ts. */
+/** How a job's song starts: Jukebox's sample.py modes (shared/job-start.ts). */
+export type StartMode = 'ancestral' | 'primed' | 'continue' | 'upsample';
+
+/** What a job's record keeps of its start (the given tokens themselves are stored beside it). */
+export interface JobStart {
+  mode: Exclude<StartMode, 'ancestral'>;
+  /** Tokens each level starts with, index = level. */
+  givenTokens: number[];
+  /** Seconds of the song the given tokens cover (primed: the prompt, rounded down to whole top-level tokens). */
+  givenSeconds: number;
+}
+
 export interface JobSpec {
   model: string;
   /** Each sample row's labels, `samples` of them (all equal when the request gave job-wide labels). */
@@ -199,6 +211,8 @@ export interface JobSpec {
   segmentOverlap: number;
   /** 1..10: share of the workers against other jobs. */
   priority: number;
+  /** Absent: ancestral (every token sampled). */
+  start?: JobStart;
 }
 
 /** Sampling overrides for one level as a request gives them; unset fields take the defaults. */
@@ -210,7 +224,7 @@ export interface LevelSamplingRequest {
 }
 
 /** A job as a client submits it (SubmitJobRequest), before validation. */
-export interface JobRequest extends Omit<JobSpec, 'rows' | 'seed' | 'samples' | 'sampling' | 'mode' | 'segments' | 'segmentOverlap' | 'priority'>, RowLabels {
+export interface JobRequest extends Omit<JobSpec, 'rows' | 'seed' | 'samples' | 'sampling' | 'mode' | 'segments' | 'segmentOverlap' | 'priority' | 'start'>, RowLabels {
   /** Per-row labels; given (non-empty), artist, genres and lyrics must be empty. Unset or [] = every row takes those. */
   rows?: RowLabels[];
   /** Decimal string, or a number/bigint; must be an integer in 0..2^64-1. Unset or "" = 0. */

@@ -5,6 +5,7 @@ import type { LevelProgress as _jukebox_v1_LevelProgress, LevelProgress__Output 
 import type { JobMode as _jukebox_v1_JobMode, JobMode__Output as _jukebox_v1_JobMode__Output } from '../../jukebox/v1/JobMode';
 import type { SubmitJobRequest as _jukebox_v1_SubmitJobRequest, SubmitJobRequest__Output as _jukebox_v1_SubmitJobRequest__Output } from '../../jukebox/v1/SubmitJobRequest';
 import type { JobError as _jukebox_v1_JobError, JobError__Output as _jukebox_v1_JobError__Output } from '../../jukebox/v1/JobError';
+import type { JobStart as _jukebox_v1_JobStart, JobStart__Output as _jukebox_v1_JobStart__Output } from '../../jukebox/v1/JobStart';
 import type { Long } from '@grpc/proto-loader';
 
 export interface Job {
@@ -33,6 +34,7 @@ export interface Job {
   'progress'?: (number | string);
   'failure'?: (_jukebox_v1_JobError | null);
   'decodedSeconds'?: (number | string);
+  'start'?: (_jukebox_v1_JobStart | null);
   '_etaSeconds'?: "etaSeconds";
 }
 
@@ -62,5 +64,6 @@ export interface Job__Output {
   'progress': (number);
   'failure': (_jukebox_v1_JobError__Output | null);
   'decodedSeconds': (number);
+  'start': (_jukebox_v1_JobStart__Output | null);
   '_etaSeconds'?: "etaSeconds";
 }

@@ -3,6 +3,8 @@
 import type { LevelSampling as _jukebox_v1_LevelSampling, LevelSampling__Output as _jukebox_v1_LevelSampling__Output } from '../../jukebox/v1/LevelSampling';
 import type { JobMode as _jukebox_v1_JobMode, JobMode__Output as _jukebox_v1_JobMode__Output } from '../../jukebox/v1/JobMode';
 import type { RowLabels as _jukebox_v1_RowLabels, RowLabels__Output as _jukebox_v1_RowLabels__Output } from '../../jukebox/v1/RowLabels';
+import type { Prompt as _jukebox_v1_Prompt, Prompt__Output as _jukebox_v1_Prompt__Output } from '../../jukebox/v1/Prompt';
+import type { GivenTokens as _jukebox_v1_GivenTokens, GivenTokens__Output as _jukebox_v1_GivenTokens__Output } from '../../jukebox/v1/GivenTokens';
 
 export interface SubmitJobRequest {
   'model'?: (string);
@@ -19,7 +21,11 @@ export interface SubmitJobRequest {
   'segmentOverlap'?: (number | string);
   'priority'?: (number);
   'rows'?: (_jukebox_v1_RowLabels)[];
+  'prompt'?: (_jukebox_v1_Prompt | null);
+  'continueFrom'?: (_jukebox_v1_GivenTokens | null);
+  'upsample'?: (_jukebox_v1_GivenTokens | null);
   '_segmentOverlap'?: "segmentOverlap";
+  'start'?: "prompt"|"continueFrom"|"upsample";
 }
 
 export interface SubmitJobRequest__Output {
@@ -37,5 +43,9 @@ export interface SubmitJobRequest__Output {
   'segmentOverlap'?: (number);
   'priority': (number);
   'rows': (_jukebox_v1_RowLabels__Output)[];
+  'prompt'?: (_jukebox_v1_Prompt__Output | null);
+  'continueFrom'?: (_jukebox_v1_GivenTokens__Output | null);
+  'upsample'?: (_jukebox_v1_GivenTokens__Output | null);
   '_segmentOverlap'?: "segmentOverlap";
+  'start'?: "prompt"|"continueFrom"|"upsample";
 }

@@ -8,7 +8,7 @@ import { DEFAULT_MODEL_DIR, readModelFolder } from '../models/model-folder.js';
 import { planSong, planWork, songSamples, type SegmentLayout } from '../shared/plan.js';
 import { validateJobRequest } from '../shared/job-spec.js';
 import { analysePlan, relativeStepCost, scheduleBounds } from '../shared/critical-path.js';
-import type { JobSpec, Manifest, RowLabels } from '../shared/types.js';
+import type { JobSpec, JobStart, Manifest, RowLabels } from '../shared/types.js';
 import { METAS_SYNTAX, ROW_SYNTAX, parseRowFlag, readMetasFile, rowsSamples } from './row-labels.js';
 import { givenTokens, readTokensFile, tokenRows, type TokenLevels } from './start-files.js';
 import { resolveLayout } from '../coordinator/coordinator.js';
@@ -319,8 +319,10 @@ program
   .option('--overlap <f>', 'sharded: warm-up of each segment as a fraction of n_ctx', num('--overlap'))
   .option('--workers <w>', 'workers to model (and, with automatic segments, to plan for)', positiveInt('--workers'), 2)
   .option('--max-batch-rows <n>', 'rows per worker batch, for automatic segments', positiveInt('--max-batch-rows'), 16)
+  .option('--given-seconds <s>', 'primed or continued: tokens given at every level for the first S seconds (the prompt, or the earlier song)', num('--given-seconds'))
+  .option('--upsample-only', 'upsample-only: the top level is given, only the levels below are sampled')
   .option('--json', 'JSON output (the default; kept for scripts)')
-  .action(async (flags: { seconds: number; model: string; mode: string; segments?: number[]; overlap?: number; workers: number; maxBatchRows: number }) => {
+  .action(async (flags: { seconds: number; model: string; mode: string; segments?: number[]; overlap?: number; workers: number; maxBatchRows: number; givenSeconds?: number; upsampleOnly?: boolean }) => {
     setQuiet(true);
     const { manifest } = await readModelFolder(flags.model);
     const spec = validateJobRequest(
@@ -340,7 +342,8 @@ program
       manifest,
     );
     const layout = resolveLayout(spec, manifest, songSamples(manifest, flags.seconds), () => flags.workers * flags.maxBatchRows);
-    const plan = planSong(manifest, flags.seconds, layout);
+    spec.start = planStart(manifest, flags);
+    const plan = planSong(manifest, flags.seconds, layout, spec.start?.givenTokens);
     const work = planWork(plan);
     const model = await modelSpeedup(manifest, spec, layout, flags.workers);
     const out = {
@@ -363,13 +366,26 @@ program
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
   });
 
+/** `jukebox plan`'s given tokens: --given-seconds at every level (rounded down to top-level tokens), or the whole top level. */
+function planStart(manifest: Manifest, flags: { seconds: number; givenSeconds?: number; upsampleOnly?: boolean }): JobStart | undefined {
+  if (flags.givenSeconds !== undefined && flags.upsampleOnly) throw new Error('--given-seconds and --upsample-only do not go together');
+  const total = songSamples(manifest, flags.seconds);
+  if (flags.upsampleOnly) {
+    return { mode: 'upsample', givenTokens: manifest.levels.map((lm, l) => (l === manifest.levels.length - 1 ? total / lm.hopLength : 0)), givenSeconds: total / manifest.sampleRate };
+  }
+  if (flags.givenSeconds === undefined) return undefined;
+  const given = songSamples(manifest, flags.givenSeconds);
+  if (!(given > 0 && given < total)) throw new Error(`--given-seconds must give at least one top-level token and be shorter than --seconds, got ${flags.givenSeconds}`);
+  return { mode: 'continue', givenTokens: manifest.levels.map((lm) => given / lm.hopLength), givenSeconds: given / manifest.sampleRate };
+}
+
 /**
  * The plan's modelled makespan on `workers` workers (one window at a time, a step costing layers × width²): the
  * real dispatcher on simulated workers, against Jukebox's level-after-level order on one worker.
  */
 async function modelSpeedup(manifest: Manifest, spec: JobSpec, layout: SegmentLayout | undefined, workers: number): Promise<object> {
   const stepMs = manifest.levels.map((lm) => relativeStepCost(lm));
-  const serial = analysePlan(planSong(manifest, spec.durationSeconds), stepMs).work;
+  const serial = analysePlan(planSong(manifest, spec.durationSeconds, undefined, spec.start?.givenTokens), stepMs).work;
   const fixed = layout ? { ...spec, segments: layout.segments } : spec;
   const r = await simulate({ manifest, workers: Array.from({ length: workers }, () => ({ stepMs, levels: manifest.levels.map((l) => l.level) })), jobs: [{ spec: fixed }], stepCost: stepMs });
   const { job, makespanMs } = r.jobs[0];

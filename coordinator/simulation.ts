@@ -199,8 +199,11 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
     clock.setTimer(() => {
       const { manifest } = opts;
       const layout = resolveLayout(sj.spec, manifest, songSamples(manifest, sj.spec.durationSeconds), (l) => directory.rowSlots(MODEL_HASH, l));
-      const plan = planSong(manifest, sj.spec.durationSeconds, layout);
-      const job = createJob({ id: `sim-job-${i}`, spec: sj.spec, modelHash: MODEL_HASH, wavFormat: 'float32', plan, manifest, decodeChunkTokens: opts.decodeChunkTokens ?? 16384, stepCost });
+      const givenTokens = sj.spec.start?.givenTokens;
+      const plan = planSong(manifest, sj.spec.durationSeconds, layout, givenTokens);
+      // Given tokens (a primed, continued or upsample-only job): their values do not matter here, only that they exist.
+      const given = givenTokens?.map((n) => (n > 0 ? Array.from({ length: sj.spec.samples }, () => new Int32Array(n)) : []));
+      const job = createJob({ id: `sim-job-${i}`, spec: sj.spec, modelHash: MODEL_HASH, wavFormat: 'float32', plan, manifest, decodeChunkTokens: opts.decodeChunkTokens ?? 16384, stepCost, ...(given ? { given } : {}) });
       const submitted = clock.now();
       const result: SimulatedJobResult = { job, makespanMs: NaN };
       results[i] = result;

@@ -4,6 +4,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { DEFAULT_MODEL_DIR, readModelFolder } from '../models/model-folder.js';
 import { LevelGraphs, openSession } from '../worker/onnx-runtime.js';
 import { sampleBatch, type WindowBatch, type WindowItemTask } from '../worker/window-sampler.js';
@@ -108,13 +109,17 @@ test('the fused path reports progress per chunk and stops at a cancel', async ()
 });
 
 test('regression: a top-level window alone samples what it samples in a batch with another job (concurrent-jobs case)', async () => {
+  // The case was found on the random tiny model (tests/fixtures/tiny-random), whose tokens the fixture records.
+  const random = await readModelFolder(fileURLToPath(new URL('./fixtures/tiny-random', import.meta.url)));
   const fx = JSON.parse(readFileSync(new URL('./fixtures/fused-batch-regression.json', import.meta.url), 'utf8')) as {
     level: number;
     newTokens: number;
     items: { seed: string; start: number; sampleIds: number[]; sampling: SamplingParams; labels: number[]; context: number[] }[];
     batchTokens: number[][];
   };
-  const g = graphs.get(fx.level)!;
+  const lm = random.manifest.levels[fx.level];
+  const open = async (file: string, loopGraph = false) => (await openSession(join(random.dir, file), { provider: 'cpu', intraOpThreads: 1, loopGraph })).session;
+  const g = new LevelGraphs(lm, await open(lm.graphs.conditioner.file), await open(lm.graphs.step.file), await open(lm.graphs.loop!.file, true));
   const items: WindowItemTask[] = fx.items.map((it) => ({ start: it.start, context: [Int32Array.from(it.context)], upper: null, labels: [Int32Array.from(it.labels)], seed: BigInt(it.seed), sampling: it.sampling, sampleIds: it.sampleIds }));
   for (const chunk of [0, 64]) {
     const together = (await sampleBatch(g, { level: fx.level, newTokens: fx.newTokens, items }, { samplingChunk: chunk })).rows.map((r) => Array.from(r));

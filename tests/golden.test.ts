@@ -1,4 +1,5 @@
-// Golden answer: one fixed job rendered with models/tiny through the CLI must give exactly the WAV and tokens
+// Golden answer: one fixed job rendered with the random tiny model (tests/fixtures/tiny-random: models/tiny before it
+// was trained, graph for graph) through the CLI must give exactly the WAV and tokens
 // recorded in tests/fixtures/golden/ (computed before the coordinator/worker rewrite, see "produced" there),
 // with 2 workers and with 1. The other render tests compare runs with each other; this one compares with a
 // fixed result, so a change that alters what a seed renders everywhere alike cannot pass unnoticed.
@@ -14,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = join(ROOT, 'bin', 'jukebox.js');
 const FIXTURE = join(ROOT, 'tests', 'fixtures', 'golden', 'tiny-2s-seed1234.json');
+const MODEL = join(ROOT, 'tests', 'fixtures', 'tiny-random');
 
 interface Golden {
   produced: { commit: string; command: string; modelManifestSha256: string };
@@ -42,15 +44,15 @@ function jukebox(args: string[]): Promise<{ code: number; stdout: string; stderr
 for (const workers of [2, 1]) {
   test(`golden: the fixed 2-second tiny job with ${workers} worker(s) renders the recorded WAV and tokens`, async () => {
     const golden = JSON.parse(await readFile(FIXTURE, 'utf8')) as Golden;
-    const manifestNow = sha256(await readFile(join(ROOT, 'models', 'tiny', 'manifest.json')));
+    const manifestNow = sha256(await readFile(join(MODEL, 'manifest.json')));
     const about =
       `golden answer from ${golden.produced.commit.slice(0, 7)} (${golden.produced.command}); ` +
-      (manifestNow === golden.produced.modelManifestSha256 ? 'models/tiny/manifest.json is unchanged since' : 'NOTE: models/tiny/manifest.json has changed since');
+      (manifestNow === golden.produced.modelManifestSha256 ? 'the model\'s manifest.json is unchanged since' : 'NOTE: the model\'s manifest.json has changed since (graphs may be the same)');
     const dir = await mkdtemp(join(tmpdir(), 'jukebox-golden-'));
     try {
       const out = join(dir, 'tiny.wav');
       const tokensOut = join(dir, 'tiny.json');
-      const r = await jukebox(['render', ...golden.args, ...MODE, '--workers', String(workers), '--out', out, '--tokens-out', tokensOut]);
+      const r = await jukebox(['render', ...golden.args, ...MODE, '--model', MODEL, '--workers', String(workers), '--out', out, '--tokens-out', tokensOut]);
       assert.equal(r.code, 0, `render exit code; stderr: ${r.stderr}`);
       const report = JSON.parse(r.stdout.trim().split('\n').pop()!) as { files: string[]; audioSeconds: number };
       assert.deepEqual(report.files, [out, tokensOut]);

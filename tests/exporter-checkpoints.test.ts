@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { readModelFolder } from '../models/model-folder.js';
 import { planSong } from '../shared/plan.js';
 import type { Manifest } from '../shared/types.js';
-import { writeOfficialFiles } from './helpers/official-files.js';
+import { manifestStructure as structure, writeOfficialFiles } from './helpers/official-files.js';
 import { PYTHON, requireTorch, runPython } from './helpers/python.js';
 
 const run = promisify(execFile);
@@ -79,18 +79,6 @@ function fileSize(dir: string, file: string): number {
   return statSync(join(dir, file)).size;
 }
 
-/** The manifest with the model id and the given levels' graph hashes blanked. */
-function structure(m: Manifest, blankLevels: number[]): Manifest {
-  const copy = JSON.parse(JSON.stringify(m)) as Manifest;
-  copy.modelId = '';
-  for (const l of blankLevels) {
-    for (const g of Object.values(copy.levels[l].graphs)) {
-      g.sha256 = '';
-      for (const x of g.externalData ?? []) x.sha256 = '';
-    }
-  }
-  return copy;
-}
 
 test('small-5b_lyrics from official-format checkpoints: usable, the random export\'s graphs, fp16 top weights kept', async (t) => {
   const t0 = performance.now();

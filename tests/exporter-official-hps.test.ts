@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { readModelFolder } from '../models/model-folder.js';
 import { planSong } from '../shared/plan.js';
 import type { Manifest } from '../shared/types.js';
-import { writeOfficialFiles } from './helpers/official-files.js';
+import { manifestStructure as structure, writeOfficialFiles } from './helpers/official-files.js';
 import { PYTHON, requireTorch, runPython } from './helpers/python.js';
 
 const run = promisify(execFile);
@@ -58,18 +58,6 @@ function exportArgs(hps: string, source: string[], out: string): string[] {
   return [EXPORTER, '--hps', hps, ...source, '--ids', idsDir, '--out', out];
 }
 
-/** The manifest with the model id and the given levels' graph hashes blanked. */
-function structure(m: Manifest, blankLevels: number[]): Manifest {
-  const copy = JSON.parse(JSON.stringify(m)) as Manifest;
-  copy.modelId = '';
-  for (const l of blankLevels) {
-    for (const g of Object.values(copy.levels[l].graphs)) {
-      g.sha256 = '';
-      for (const x of g.externalData ?? []) x.sha256 = '';
-    }
-  }
-  return copy;
-}
 
 test('a small non-released model from official set names and train.py checkpoints: usable, the random export\'s graphs', async (t) => {
   const spec = JSON.parse(readFileSync(HPS, 'utf8')) as HpsFile;

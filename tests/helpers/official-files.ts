@@ -1,5 +1,6 @@
 // What tools/export_jukebox.py reads from an openai/jukebox checkout, written into a temp folder: the id files in
 // the official format and a stand-in for the official data/text_processor.py next to the ids folder.
+import type { Manifest } from '../../shared/types.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -34,4 +35,17 @@ export function writeOfficialFiles(work: string): string {
   for (const [name, text] of Object.entries(OFFICIAL_ID_FILES)) writeFileSync(join(idsDir, name), text);
   writeFileSync(join(work, 'jukebox', 'data', 'text_processor.py'), TEXT_PROCESSOR);
   return idsDir;
+}
+
+/** The manifest with the model id and the given levels' graph hashes blanked. */
+export function manifestStructure(m: Manifest, blankLevels: number[]): Manifest {
+  const copy = JSON.parse(JSON.stringify(m)) as Manifest;
+  copy.modelId = '';
+  for (const l of blankLevels) {
+    for (const g of Object.values(copy.levels[l].graphs)) {
+      g.sha256 = '';
+      for (const x of g.externalData ?? []) x.sha256 = '';
+    }
+  }
+  return copy;
 }

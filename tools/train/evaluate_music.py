@@ -115,6 +115,37 @@ def spectrogram_png(x: np.ndarray, title: str, path: str) -> None:
     plt.close(fig)
 
 
+def training_curves_png(work: str, path: str) -> None:
+    """The training curves: the VQ-VAE's per-level reconstruction and spectral losses, each prior's training and
+    held-out NLL against the uniform baseline."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.2), dpi=80)
+    with open(os.path.join(work, 'vqvae-history.json'), encoding='utf-8') as f:
+        h = json.load(f)['history']
+    for level in range(3):
+        axes[0].plot(h['step'], h[f'recons{level}'], label=f'level {level} reconstruction')
+        axes[0].plot(h['step'], h[f'spec{level}'], linestyle='--', label=f'level {level} spectral')
+    axes[0].set_yscale('log')
+    axes[0].set_xlabel('VQ-VAE step')
+    axes[0].set_title('VQ-VAE losses (normalised)', fontsize=10)
+    axes[0].legend(fontsize=6)
+    for level in (2, 1, 0):
+        with open(os.path.join(work, f'prior{level}-history.json'), encoding='utf-8') as f:
+            p = json.load(f)['history']
+        line, = axes[1].plot(p['step'], p['loss'], alpha=0.5, label=f'level {level} training')
+        axes[1].plot(p['held_out_step'], p['held_out'], marker='o', color=line.get_color(), label=f'level {level} held out')
+    axes[1].axhline(math.log(256), color='grey', linestyle=':', label='uniform (ln 256)')
+    axes[1].set_xlabel('prior step')
+    axes[1].set_ylabel('nats / token')
+    axes[1].set_title('Prior negative log-likelihood', fontsize=10)
+    axes[1].legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def prior_nll(work: str, corpus: str) -> list:
     """Held-out NLL per level: every window of n_ctx tokens at a hop of n_ctx / 2, true labels."""
     import torch
@@ -192,7 +223,13 @@ def main() -> None:
 
     result = {}
     with open(os.path.join(args.work, 'vqvae-history.json'), encoding='utf-8') as f:
-        result['vqvaeHeldOut'] = json.load(f)['heldOut']
+        vh = json.load(f)
+    result['vqvaeHeldOut'] = vh['heldOut']
+    result['trainingSeconds'] = {'vqvae': round(vh['seconds'])}
+    for level in (2, 1, 0):
+        with open(os.path.join(args.work, f'prior{level}-history.json'), encoding='utf-8') as f:
+            result['trainingSeconds'][f'prior{level}'] = round(json.load(f)['seconds'])
+    training_curves_png(args.work, os.path.join(args.images, 'tiny-training-curves.png'))
     result['priorsHeldOut'] = prior_nll(args.work, args.corpus)
     for p in result['priorsHeldOut']:
         print(f'level {p["level"]}: held-out NLL {p["heldOutNllNats"]:.2f} nats/token (uniform {p["uniformNats"]:.2f})')

@@ -1,15 +1,15 @@
 #!/usr/bin/env python3
-"""Builds models/tiny: a small configuration of the official Jukebox architecture (tools/configs/tiny.json) with
-the weights trained on synthetic music (tools/configs/tiny-weights.pt, tools/train/), exported by the same exporter
-as the official checkpoints.
+"""Builds models/tiny: a small configuration of the official Jukebox architecture (tools/configs/tiny.json),
+random weights unless trained ones are given (--weights, or the config's "weights"), exported by the same
+exporter as the official checkpoints.
 
     /usr/bin/python3 tools/make_tiny_model.py [--config tools/configs/tiny.json] [--out models/tiny]
-        [--fixture tests/fixtures/tiny-reference.json | --no-fixture]
+        [--weights tools/train/tiny-music-v0.pt] [--fixture tests/fixtures/tiny-reference.json | --no-fixture]
     /usr/bin/python3 tools/make_tiny_model.py --random --out tests/fixtures/tiny-random --no-fixture
 
---random: the random weights of the same architecture instead (float32 graphs only), kept for the tests that pin
-a random model's tokens (tests/golden.test.ts, the near-tie regression of tests/fused-loop.test.ts).
-Deterministic: the same config gives byte-identical files.
+--random: the random weights, float32 graphs only, kept for the tests that pin a random model's tokens
+(tests/golden.test.ts, the near-tie regression of tests/fused-loop.test.ts) and the start-mode tests.
+Deterministic: the same config and weights give byte-identical files.
 """
 import argparse
 import json
@@ -29,6 +29,7 @@ def main() -> None:
     ap.add_argument('--out', default=os.path.join(ROOT, 'models', 'tiny'))
     ap.add_argument('--fixture', default=os.path.join(ROOT, 'tests', 'fixtures', 'tiny-reference.json'))
     ap.add_argument('--no-fixture', action='store_true', help='do not write the PyTorch reference fixture')
+    ap.add_argument('--weights', help='trained weights (tools/train/train_tiny_music.py) instead of random ones')
     ap.add_argument('--random', action='store_true',
                     help='the random weights of the same architecture, float32 graphs only (tests/fixtures/tiny-random)')
     args = ap.parse_args()
@@ -44,6 +45,8 @@ def main() -> None:
     if args.random:
         cfg.pop('weights', None)
         cfg['fp16_graphs'] = False
+    elif args.weights:
+        cfg['weights'] = os.path.abspath(args.weights)
     elif cfg.get('weights'):  # relative to the config's folder
         cfg['weights'] = os.path.join(os.path.dirname(os.path.abspath(args.config)), cfg['weights'])
     manifest = make_model(cfg, args.out, None if args.no_fixture else args.fixture)

@@ -2,7 +2,7 @@
 """Measures the bundled model (models/tiny, trained by train_tiny_music.py) and writes what docs/tiny-model.md
 quotes: bench/results/tiny-model-quality.json and docs/images/tiny-*.png.
 
-    /usr/bin/python3 tools/train/evaluate_music.py --corpus /tmp/music-corpus --work /tmp/tiny-train \
+    /usr/bin/python3 tools/train/evaluate_music.py --corpus /tmp/music-corpus --work /tmp/tiny-train --model DIR \
         [--renders /tmp/tiny-renders] [--seeds 3] [--seconds 10] [--baseline-render RANDOM_MODEL.wav]
 
 1. the VQ-VAE's reconstruction of the held-out clips (SNR, spectral convergence; from the training run);
@@ -146,7 +146,7 @@ def training_curves_png(work: str, path: str) -> None:
     plt.close(fig)
 
 
-def prior_nll(work: str, corpus: str) -> list:
+def prior_nll(work: str, corpus: str, weights: str) -> list:
     """Held-out NLL per level: every window of n_ctx tokens at a hop of n_ctx / 2, true labels."""
     import torch
     from corpus_data import label_vector, load_corpus, relevant_lyric_tokens
@@ -155,7 +155,7 @@ def prior_nll(work: str, corpus: str) -> list:
 
     with open(os.path.join(TOOLS, 'configs', 'tiny.json'), encoding='utf-8') as f:
         cfg = json.load(f)
-    cfg['weights'] = os.path.join(TOOLS, 'configs', cfg['weights'])
+    cfg['weights'] = weights
     vqvae, priors = build(cfg)
     clips = load_corpus(corpus, cfg)
     data = np.load(os.path.join(work, 'codes.npz'))
@@ -189,11 +189,11 @@ def prior_nll(work: str, corpus: str) -> list:
     return out
 
 
-def render(out: str, seconds: int, seed: int, artist: str, genres: list, lyrics: str = '') -> None:
+def render(model: str, out: str, seconds: int, seed: int, artist: str, genres: list, lyrics: str = '') -> None:
     if os.path.exists(out):
         return
     cmd = ['node', os.path.join(ROOT, 'bin', 'jukebox.js'), 'render', '--seconds', str(seconds), '--seed', str(seed),
-           '--workers', '2', '--artist', artist, '--quiet', '--out', out]
+           '--workers', '2', '--artist', artist, '--quiet', '--model', model, '--out', out]
     if genres:
         cmd += ['--genre', *genres]
     if lyrics:
@@ -205,6 +205,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--corpus', required=True)
     ap.add_argument('--work', required=True)
+    ap.add_argument('--weights', default=os.path.join(HERE, 'tiny-music-v0.pt'), help='the trained weights')
+    ap.add_argument('--model', required=True, help='their export (make_tiny_model.py --weights ... --out DIR)')
     ap.add_argument('--renders', default='/tmp/tiny-renders')
     ap.add_argument('--seeds', type=int, default=3)
     ap.add_argument('--seconds', type=int, default=10)
@@ -230,7 +232,7 @@ def main() -> None:
         with open(os.path.join(args.work, f'prior{level}-history.json'), encoding='utf-8') as f:
             result['trainingSeconds'][f'prior{level}'] = round(json.load(f)['seconds'])
     training_curves_png(args.work, os.path.join(args.images, 'tiny-training-curves.png'))
-    result['priorsHeldOut'] = prior_nll(args.work, args.corpus)
+    result['priorsHeldOut'] = prior_nll(args.work, args.corpus, os.path.abspath(args.weights))
     for p in result['priorsHeldOut']:
         print(f'level {p["level"]}: held-out NLL {p["heldOutNllNats"]:.2f} nats/token (uniform {p["uniformNats"]:.2f})')
 
@@ -254,9 +256,9 @@ def main() -> None:
             for seed in range(1, args.seeds + 1):
                 path = os.path.join(args.renders, f'{kind}-{name}-{seed}.wav')
                 if kind == 'artist':
-                    render(path, args.seconds, seed, name, [])
+                    render(args.model, path, args.seconds, seed, name, [])
                 else:
-                    render(path, args.seconds, seed, 'unknown', [name])
+                    render(args.model, path, args.seconds, seed, 'unknown', [name])
                 x = read_wav(path)
                 rows.append(descriptors(x))
                 if seed == 1:

@@ -9,8 +9,8 @@ Stages (each writes into --work and is skipped when its output exists, so a run 
   vqvae   the VQ-VAE with Jukebox's losses (vqvae_training.py)          -> vqvae.pt, vqvae-history.json
   codes   every clip encoded at every level                            -> codes.npz
   priorL  prior of level L on those codes (prior_training.py)           -> prior{L}.pt, prior{L}-history.json
-  weights all weights in one file, as tools/configs/tiny.json names it  -> tools/configs/tiny-weights.pt
-Then `tools/make_tiny_model.py` exports models/tiny from tiny.json + tiny-weights.pt, and
+  weights all weights in one file                                       -> --weights-out (tools/train/tiny-music-v0.pt)
+Then `tools/make_tiny_model.py --weights FILE` exports a model folder from tiny.json and those weights, and
 `tools/train/evaluate_music.py` measures it. Seeded; on 2 CPU cores the stages take about 70 minutes.
 """
 import argparse
@@ -65,6 +65,8 @@ def main() -> None:
     ap.add_argument('--training', default=os.path.join(TOOLS, 'configs', 'tiny-training.json'))
     ap.add_argument('--stages', default='vqvae,codes,prior2,prior1,prior0,weights')
     ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--weights-out', default=os.path.join(HERE, 'tiny-music-v0.pt'),
+                    help='where the weights stage writes every trained weight (make_tiny_model.py --weights)')
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     warnings.filterwarnings('ignore', category=UserWarning)
@@ -140,7 +142,7 @@ def main() -> None:
     if 'weights' in stages:
         weights = {'vqvae': torch.load(os.path.join(args.work, 'vqvae.pt')),
                    'priors': [torch.load(os.path.join(args.work, f'prior{l}.pt')) for l in range(3)]}
-        dest = os.path.join(os.path.dirname(cfg_path), cfg['weights'])
+        dest = args.weights_out
         torch.save(weights, dest)
         log(f'weights: {dest} ({os.path.getsize(dest) / 1e6:.1f} MB)')
 

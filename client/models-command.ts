@@ -41,7 +41,7 @@ function seconds(samples: number, sampleRate: number): string {
 export function describeModel(folder: ModelFolder): string {
   const m: Manifest = folder.manifest;
   const { labels } = m;
-  const graphs = [...m.levels.flatMap(levelGraphList), ...m.vqvae.decoders];
+  const graphs = [...m.levels.flatMap(levelGraphList), ...m.vqvae.decoders, ...(m.vqvae.encoders ?? [])];
   const external = modelFiles(m).length - graphs.length;
   const out: string[] = [];
   out.push(`model ${m.modelId}: OK (contract version ${m.contractVersion}, ${m.sampleRate} Hz)`);
@@ -80,6 +80,8 @@ export function describeModel(folder: ModelFolder): string {
     const hopLength = m.levels[d.level].hopLength;
     out.push(`  level ${d.level}: ${d.file}, margin ${d.marginTokens} tokens (${d.marginTokens * hopLength} samples each side)`);
   }
+  // Encoders: what primed jobs need (a model without them serves every other mode).
+  out.push(m.vqvae.encoders?.length ? `encoders: ${m.vqvae.encoders.map((e) => e.file).join(', ')}` : 'encoders: none (no primed jobs)');
   return out.join('\n');
 }
 

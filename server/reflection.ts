@@ -112,8 +112,8 @@ export function describedFiles(): Map<string, DescribedFile> {
 
 /** A message's descriptor with every field's type fully qualified (protobufjs writes names relative to the parent). */
 function messageDescriptor(type: protobuf.Type, use: (fullName: string) => string): Record<string, unknown> {
-  type FieldDescriptor = { name: string; typeName?: string; jsonName?: string; proto3Optional?: boolean; proto3_optional?: boolean; options?: object };
-  const d = (type as unknown as WithDescriptor).toDescriptor('proto3') as unknown as { field: FieldDescriptor[]; nestedType: { name: string }[] };
+  type FieldDescriptor = { name: string; typeName?: string; jsonName?: string; proto3Optional?: boolean; proto3_optional?: boolean; oneofIndex?: number; options?: object };
+  const d = (type as unknown as WithDescriptor).toDescriptor('proto3') as unknown as { field: FieldDescriptor[]; nestedType: { name: string }[]; oneofDecl?: { name: string }[] };
   for (const field of type.fieldsArray) {
     const fd = d.field.find((f) => f.name === field.name);
     if (!fd) continue;
@@ -123,6 +123,16 @@ function messageDescriptor(type: protobuf.Type, use: (fullName: string) => strin
     delete fd.proto3_optional;
     if (fd.options && descriptor.FieldOptions.encode(fd.options).finish().length === 0) delete fd.options;
     fd.jsonName = jsonName(fd.name);
+  }
+  // protoc lists the synthetic oneofs of proto3 optional fields after every real oneof; protobufjs keeps declaration order.
+  if (d.oneofDecl && d.oneofDecl.length > 1) {
+    // Own properties only: descriptor messages inherit a default oneofIndex of 0 from their prototype.
+    const inOneof = (f: FieldDescriptor): boolean => Object.hasOwn(f, 'oneofIndex');
+    const synthetic = (i: number): boolean => d.field.some((f) => inOneof(f) && f.oneofIndex === i && f.proto3Optional === true);
+    const order = d.oneofDecl.map((_, i) => i).sort((a, b) => Number(synthetic(a)) - Number(synthetic(b)) || a - b);
+    const moved = new Map(order.map((old, now) => [old, now]));
+    d.oneofDecl = order.map((i) => d.oneofDecl![i]);
+    for (const f of d.field) if (inOneof(f)) f.oneofIndex = moved.get(f.oneofIndex!);
   }
   for (const nested of type.nestedArray) {
     if (!(nested instanceof protobuf.Type)) continue;

@@ -43,9 +43,12 @@ test('models check on models/tiny succeeds and prints its levels, vocabularies a
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stderr, '');
   assert.match(r.stdout, new RegExp(`model ${manifest.modelId}: OK \\(contract version ${manifest.contractVersion}, ${manifest.sampleRate} Hz\\)`));
-  // Per level the float32 and the float16 set (conditioner, step, loop each), then the decoders.
-  const graphs = manifest.levels.reduce((n, l) => n + levelGraphList(l).length, 0) + manifest.vqvae.decoders.length;
-  assert.equal(graphs, 6 * manifest.levels.length + manifest.vqvae.decoders.length);
+  // Per level the float32 and the float16 set (conditioner, step, loop each), then the decoders and encoders.
+  const encoders = manifest.vqvae.encoders?.length ?? 0;
+  assert.equal(encoders, manifest.levels.length, 'the exporter writes an encoder per level');
+  const graphs = manifest.levels.reduce((n, l) => n + levelGraphList(l).length, 0) + manifest.vqvae.decoders.length + encoders;
+  assert.equal(graphs, 6 * manifest.levels.length + manifest.vqvae.decoders.length + encoders);
+  assert.match(r.stdout, /encoders: vqvae\.encoder0\.onnx, vqvae\.encoder1\.onnx, vqvae\.encoder2\.onnx/);
   assert.match(r.stdout, new RegExp(`files: ${graphs} graphs present, sha256 matches the manifest`));
   for (const l of manifest.levels) {
     const hop = Math.floor(l.hopFraction * l.nCtx);

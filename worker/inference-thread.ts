@@ -18,7 +18,8 @@ interface Loaded {
   /** Tokens per loop-graph run per level (absent: the step graph). */
   chunks: Map<number, number>;
   decoders: Map<number, DecoderGraph>;
-  encoders: Map<number, EncoderGraph>;
+  /** Opened on first use: few jobs are primed, and a session being created cannot be stopped (see close). */
+  encoder: (level: number) => Promise<EncoderGraph | undefined>;
   provider: ExecutionProvider;
   precision: Precision;
 }
@@ -54,15 +55,25 @@ async function load(): Promise<Loaded> {
     if (fused) chunks.set(lm.level, init.samplingChunk > 0 ? init.samplingChunk : (lm.samplingChunk ?? DEFAULT_SAMPLING_CHUNK));
   }
   const decoders = new Map<number, DecoderGraph>();
-  const encoders = new Map<number, EncoderGraph>();
+  // A worker that decodes also encodes (primed jobs' prompts) when the model has encoders: both are the VQ-VAE.
+  const encoders = new Map<number, Promise<EncoderGraph>>();
+  const encoder = (level: number): Promise<EncoderGraph | undefined> => {
+    const e = init.decode ? folder.manifest.vqvae.encoders?.find((x) => x.level === level) : undefined;
+    if (!e) return Promise.resolve(undefined);
+    let opened = encoders.get(level);
+    if (!opened) {
+      opened = open(e.file).then((s) => new EncoderGraph(e.hopLength, s));
+      opened.catch(() => encoders.delete(level)); // a failed open is tried again by the next encode
+      encoders.set(level, opened);
+    }
+    return opened;
+  };
   if (init.decode) {
-    // A worker that decodes also encodes (primed jobs' prompts) when the model has encoders: both are the VQ-VAE.
     for (const d of folder.manifest.vqvae.decoders) {
       decoders.set(d.level, new DecoderGraph(folder.manifest.levels[d.level].hopLength, await open(d.file)));
     }
-    for (const e of folder.manifest.vqvae.encoders ?? []) encoders.set(e.level, new EncoderGraph(e.hopLength, await open(e.file)));
   }
-  return { levels, chunks, decoders, encoders, provider: opts.provider, precision };
+  return { levels, chunks, decoders, encoder, provider: opts.provider, precision };
 }
 
 function graphSet(lm: LevelManifest, precision: Precision): LevelGraphFiles {
@@ -78,7 +89,7 @@ loaded.then(
 );
 
 async function handle(msg: ToThread): Promise<void> {
-  const { levels, chunks, decoders, encoders } = await loaded;
+  const { levels, chunks, decoders, encoder: encoderOf } = await loaded;
   if (msg.type === 'sample') {
     const graphs = levels.get(msg.batch.level);
     if (!graphs) throw new Error(`level ${msg.batch.level} is not hosted here`);
@@ -89,7 +100,7 @@ async function handle(msg: ToThread): Promise<void> {
     });
     post({ type: 'sampled', id: msg.id, rows, timing }, rows.map((r) => r.buffer as ArrayBuffer));
   } else if (msg.type === 'encode') {
-    const encoder = encoders.get(msg.level);
+    const encoder = await encoderOf(msg.level);
     if (!encoder) throw new Error(`no VQ-VAE encoder for level ${msg.level} here`);
     const t0 = performance.now();
     const tokens = await encoder.encode(msg.rows);

@@ -2,10 +2,10 @@
 // or WAVE_FORMAT_EXTENSIBLE) to mono float samples at the model's rate. Pure: the coordinator parses what a
 // client sent, tests and the CLI use the same code.
 import { InvalidArgumentError } from './errors.js';
+import { wavLayout, type WavLayout } from './wav.js';
 
 const PCM = 1;
 const IEEE_FLOAT = 3;
-const EXTENSIBLE = 0xfffe;
 
 export interface PromptAudio {
   sampleRate: number;
@@ -18,39 +18,19 @@ export function readPromptWav(bytes: Uint8Array, field = 'prompt_wav'): PromptAu
   const bad = (msg: string): never => {
     throw new InvalidArgumentError(field, `${field}: ${msg}`);
   };
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const tag = (offset: number): string => String.fromCharCode(...bytes.subarray(offset, offset + 4));
-  if (bytes.length < 12 || tag(0) !== 'RIFF' || tag(8) !== 'WAVE') bad('not a RIFF/WAVE file');
-  let fmt: { format: number; channels: number; sampleRate: number; bits: number } | undefined;
-  for (let offset = 12; offset + 8 <= bytes.length; ) {
-    const id = tag(offset);
-    const size = view.getUint32(offset + 4, true);
-    const body = offset + 8;
-    // A data chunk cut short (a stream written without its final size) is read as far as it goes.
-    const end = Math.min(body + size, bytes.length);
-    if (id === 'fmt ') {
-      if (size < 16 || end - body < 16) bad('the fmt chunk is too short');
-      let format = view.getUint16(body, true);
-      if (format === EXTENSIBLE && size >= 26) format = view.getUint16(body + 24, true); // the sub-format GUID's first field
-      fmt = { format, channels: view.getUint16(body + 2, true), sampleRate: view.getUint32(body + 4, true), bits: view.getUint16(body + 14, true) };
-      if (fmt.channels < 1) bad('the fmt chunk declares no channels');
-      if (fmt.sampleRate < 1) bad('the fmt chunk declares a sample rate of 0');
-    } else if (id === 'data') {
-      if (fmt === undefined) return bad('the data chunk comes before the fmt chunk');
-      return { sampleRate: fmt.sampleRate, samples: mixToMono(view, body, end, fmt, bad) };
-    }
-    offset = body + size + (size & 1); // chunks are padded to even sizes
+  let layout: WavLayout;
+  try {
+    layout = wavLayout(bytes, 'read');
+  } catch (err) {
+    return bad((err as Error).message);
   }
-  return bad('no data chunk');
+  if (layout.channels < 1) bad('the fmt chunk declares no channels');
+  if (layout.sampleRate < 1) bad('the fmt chunk declares a sample rate of 0');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return { sampleRate: layout.sampleRate, samples: mixToMono(view, layout, bad) };
 }
 
-function mixToMono(
-  view: DataView,
-  start: number,
-  end: number,
-  fmt: { format: number; channels: number; bits: number },
-  bad: (msg: string) => never,
-): Float32Array {
+function mixToMono(view: DataView, fmt: WavLayout, bad: (msg: string) => never): Float32Array {
   const bytesPer = fmt.bits / 8;
   let read: (at: number) => number;
   if (fmt.format === PCM && fmt.bits === 8) read = (at) => (view.getUint8(at) - 128) / 128;
@@ -61,11 +41,11 @@ function mixToMono(
   else if (fmt.format === IEEE_FLOAT && fmt.bits === 64) read = (at) => view.getFloat64(at, true);
   else return bad(`unsupported WAV encoding: format ${fmt.format}, ${fmt.bits} bits (PCM 8/16/24/32 or float 32/64 are read)`);
   const frame = bytesPer * fmt.channels;
-  const frames = Math.floor((end - start) / frame);
+  const frames = Math.floor((fmt.dataEnd - fmt.dataStart) / frame);
   const out = new Float32Array(frames);
   for (let i = 0; i < frames; i++) {
     let sum = 0;
-    for (let c = 0; c < fmt.channels; c++) sum += read(start + i * frame + c * bytesPer);
+    for (let c = 0; c < fmt.channels; c++) sum += read(fmt.dataStart + i * frame + c * bytesPer);
     const v = sum / fmt.channels;
     if (!Number.isFinite(v)) bad(`sample ${i} is not a finite number`);
     out[i] = v;

@@ -6,6 +6,7 @@ export type WavFormat = 'pcm16' | 'float32';
 const HEADER_BYTES = 44;
 const FORMAT_PCM = 1;
 const FORMAT_IEEE_FLOAT = 3;
+const FORMAT_EXTENSIBLE = 0xfffe;
 
 function checkFormat(sampleRate: number, format: WavFormat): number {
   if (!Number.isInteger(sampleRate) || sampleRate < 1 || sampleRate > 0xffffffff) throw new RangeError(`sample rate must be a positive integer, got ${sampleRate}`);
@@ -71,36 +72,60 @@ export interface DecodedWav {
   samples: Float32Array;
 }
 
-/** Decodes what encodeWav writes (any chunk order, unknown chunks skipped): mono 16-bit PCM or 32-bit float. */
-export function decodeWav(bytes: Uint8Array): DecodedWav {
+export interface WavLayout {
+  /** WAVE_FORMAT_EXTENSIBLE resolved to its sub-format. */
+  format: number;
+  channels: number;
+  sampleRate: number;
+  bits: number;
+  /** Byte range of the samples. */
+  dataStart: number;
+  dataEnd: number;
+}
+
+/**
+ * Walks a RIFF/WAVE file's chunks (any order, unknown ones skipped) to its fmt and data. `cutData: 'read'` takes a
+ * data chunk that runs past the end as far as it goes (a stream written without its final size); 'refuse' throws.
+ */
+export function wavLayout(bytes: Uint8Array, cutData: 'read' | 'refuse' = 'refuse'): WavLayout {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const tag = (offset: number): string => String.fromCharCode(...bytes.subarray(offset, offset + 4));
   if (bytes.length < 12 || tag(0) !== 'RIFF' || tag(8) !== 'WAVE') throw new RangeError('not a RIFF/WAVE file');
-  let fmt: { format: number; channels: number; sampleRate: number; bits: number } | undefined;
+  let fmt: Omit<WavLayout, 'dataStart' | 'dataEnd'> | undefined;
   for (let offset = 12; offset + 8 <= bytes.length; ) {
     const id = tag(offset);
     const size = view.getUint32(offset + 4, true);
     const body = offset + 8;
-    if (body + size > bytes.length) throw new RangeError(`WAV chunk "${id}" runs past the end of the file`);
+    if (body + size > bytes.length && !(id === 'data' && cutData === 'read')) throw new RangeError(`WAV chunk "${id}" runs past the end of the file`);
     if (id === 'fmt ') {
       if (size < 16) throw new RangeError('WAV fmt chunk is too short');
-      fmt = { format: view.getUint16(body, true), channels: view.getUint16(body + 2, true), sampleRate: view.getUint32(body + 4, true), bits: view.getUint16(body + 14, true) };
+      let format = view.getUint16(body, true);
+      if (format === FORMAT_EXTENSIBLE && size >= 26) format = view.getUint16(body + 24, true); // the sub-format GUID's first field
+      fmt = { format, channels: view.getUint16(body + 2, true), sampleRate: view.getUint32(body + 4, true), bits: view.getUint16(body + 14, true) };
     } else if (id === 'data') {
       if (fmt === undefined) throw new RangeError('WAV data chunk before its fmt chunk');
-      if (fmt.channels !== 1) throw new RangeError(`only mono WAV is supported, got ${fmt.channels} channels`);
-      if (fmt.format === FORMAT_PCM && fmt.bits === 16) {
-        const samples = new Float32Array(Math.floor(size / 2));
-        for (let i = 0; i < samples.length; i++) samples[i] = view.getInt16(body + 2 * i, true) / 32767;
-        return { sampleRate: fmt.sampleRate, format: 'pcm16', samples };
-      }
-      if (fmt.format === FORMAT_IEEE_FLOAT && fmt.bits === 32) {
-        const samples = new Float32Array(Math.floor(size / 4));
-        for (let i = 0; i < samples.length; i++) samples[i] = view.getFloat32(body + 4 * i, true);
-        return { sampleRate: fmt.sampleRate, format: 'float32', samples };
-      }
-      throw new RangeError(`unsupported WAV encoding: format ${fmt.format}, ${fmt.bits} bits`);
+      return { ...fmt, dataStart: body, dataEnd: Math.min(body + size, bytes.length) };
     }
     offset = body + size + (size & 1); // chunks are padded to even sizes
   }
   throw new RangeError('WAV file has no data chunk');
+}
+
+/** Decodes what encodeWav writes: mono 16-bit PCM or 32-bit float. */
+export function decodeWav(bytes: Uint8Array): DecodedWav {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const { format, channels, sampleRate, bits, dataStart: body, dataEnd } = wavLayout(bytes);
+  const size = dataEnd - body;
+  if (channels !== 1) throw new RangeError(`only mono WAV is supported, got ${channels} channels`);
+  if (format === FORMAT_PCM && bits === 16) {
+    const samples = new Float32Array(Math.floor(size / 2));
+    for (let i = 0; i < samples.length; i++) samples[i] = view.getInt16(body + 2 * i, true) / 32767;
+    return { sampleRate, format: 'pcm16', samples };
+  }
+  if (format === FORMAT_IEEE_FLOAT && bits === 32) {
+    const samples = new Float32Array(Math.floor(size / 4));
+    for (let i = 0; i < samples.length; i++) samples[i] = view.getFloat32(body + 4 * i, true);
+    return { sampleRate, format: 'float32', samples };
+  }
+  throw new RangeError(`unsupported WAV encoding: format ${format}, ${bits} bits`);
 }

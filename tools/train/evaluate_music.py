@@ -2,13 +2,18 @@
 """Measures the bundled model (models/tiny, trained by train_tiny_music.py) and writes what docs/tiny-model.md
 quotes: bench/results/tiny-model-quality.json and docs/images/tiny-*.png.
 
-    /usr/bin/python3 tools/train/evaluate_music.py --corpus /tmp/music-corpus --work /tmp/tiny-train --model DIR \
-        [--renders /tmp/tiny-renders] [--seeds 3] [--seconds 10] [--baseline-render RANDOM_MODEL.wav]
+    /usr/bin/python3 tools/train/evaluate_music.py --corpus /tmp/music-corpus --work /tmp/tiny-train,/tmp/tiny-train-v1 \
+        --model DIR [--weights FILE] [--renders /tmp/tiny-renders] [--seeds 3] [--seconds 10]
+        [--baseline-render RANDOM_MODEL.wav]
+
+--work lists the work folders of the training rounds in order (train_tiny_music.py --work); the curves show
+every round, the held-out measures use the last one's codes and VQ-VAE.
 
 1. the VQ-VAE's reconstruction of the held-out clips (SNR, spectral convergence; from the training run);
 2. each prior's per-token negative log-likelihood on every n_ctx window (hop n_ctx / 2) of the held-out
    clips' codes, against the uniform baseline ln(codebook size);
-3. renders made with `jukebox render` (one per artist and per genre, several seeds), measured with the same
+3. renders made with `jukebox render` (the README's command without labels, then one per artist and per genre,
+   several seeds), measured with the same
    audio descriptors as held-out corpus clips, white noise and (optionally) the random model's render:
    - pitch: spectral flatness (geometric / arithmetic mean of the power spectrum, median over active frames;
      white noise is about 0.56, a sum of steady tones near 0) and periodicity (the highest normalised
@@ -18,7 +23,10 @@ quotes: bench/results/tiny-model-quality.json and docs/images/tiny-*.png.
    - brightness: spectral centroid (Hz, energy weighted).
    Each label's renders are compared with the corpus clips of that label: the label moves the descriptor in
    the direction the corpus has it.
-4. spectrogram PNGs: one render per artist and per genre.
+4. spectrogram PNGs: the README's render, one render per artist and per genre;
+5. where the music is lost, on a few held-out clips (the first of each artist): the same descriptors of the clip,
+   of its VQ-VAE reconstruction at each level (true codes decoded), and of `jukebox render --upsample` of its
+   true top-level codes (the upsamplers' own work), with a spectrogram of each (docs/images/tiny-chain-*.png).
 """
 import argparse
 import json
@@ -115,29 +123,45 @@ def spectrogram_png(x: np.ndarray, title: str, path: str) -> None:
     plt.close(fig)
 
 
-def training_curves_png(work: str, path: str) -> None:
-    """The training curves: the VQ-VAE's per-level reconstruction and spectral losses, each prior's training and
-    held-out NLL against the uniform baseline."""
+def training_curves_png(works: list, path: str) -> None:
+    """The training curves of every round in order (dotted lines where a round starts): the VQ-VAE's per-level
+    reconstruction and spectral losses, each prior's training and held-out NLL against the uniform baseline."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.2), dpi=80)
-    with open(os.path.join(work, 'vqvae-history.json'), encoding='utf-8') as f:
-        h = json.load(f)['history']
-    for level in range(3):
-        axes[0].plot(h['step'], h[f'recons{level}'], label=f'level {level} reconstruction')
-        axes[0].plot(h['step'], h[f'spec{level}'], linestyle='--', label=f'level {level} spectral')
+    colours = {0: 'tab:blue', 1: 'tab:orange', 2: 'tab:green'}
+    vq_offset, prior_offset = 0, {0: 0, 1: 0, 2: 0}
+    for r, work in enumerate(works):
+        with open(os.path.join(work, 'vqvae-history.json'), encoding='utf-8') as f:
+            h = json.load(f)['history']
+        steps = [vq_offset + s for s in h['step']]
+        for level in range(3):
+            if f'recons{level}' not in h:  # a round that left this level as it was
+                continue
+            label = f'level {level}' if r == 0 else None  # round 0 trains every level
+            axes[0].plot(steps, h[f'recons{level}'], color=colours[level],
+                         label=f'{label} reconstruction' if label else None)
+            axes[0].plot(steps, h[f'spec{level}'], color=colours[level], linestyle='--',
+                         label=f'{label} spectral' if label else None)
+        if r:
+            axes[0].axvline(vq_offset, color='grey', linestyle=':')
+        vq_offset = steps[-1] + 1
+        for level in (2, 1, 0):
+            with open(os.path.join(work, f'prior{level}-history.json'), encoding='utf-8') as f:
+                p = json.load(f)['history']
+            off = prior_offset[level]
+            axes[1].plot([off + s for s in p['step']], p['loss'], alpha=0.4, color=colours[level],
+                         label=f'level {level} training' if r == 0 else None)
+            axes[1].plot([off + s for s in p['held_out_step']], p['held_out'], marker='o', markersize=3,
+                         color=colours[level], label=f'level {level} held out' if r == 0 else None)
+            prior_offset[level] = off + p['step'][-1] + 1
     axes[0].set_yscale('log')
-    axes[0].set_xlabel('VQ-VAE step')
+    axes[0].set_xlabel('VQ-VAE step (all rounds)')
     axes[0].set_title('VQ-VAE losses (normalised)', fontsize=10)
     axes[0].legend(fontsize=6)
-    for level in (2, 1, 0):
-        with open(os.path.join(work, f'prior{level}-history.json'), encoding='utf-8') as f:
-            p = json.load(f)['history']
-        line, = axes[1].plot(p['step'], p['loss'], alpha=0.5, label=f'level {level} training')
-        axes[1].plot(p['held_out_step'], p['held_out'], marker='o', color=line.get_color(), label=f'level {level} held out')
     axes[1].axhline(math.log(256), color='grey', linestyle=':', label='uniform (ln 256)')
-    axes[1].set_xlabel('prior step')
+    axes[1].set_xlabel('prior step (all rounds)')
     axes[1].set_ylabel('nats / token')
     axes[1].set_title('Prior negative log-likelihood', fontsize=10)
     axes[1].legend(fontsize=6)
@@ -190,10 +214,13 @@ def prior_nll(work: str, corpus: str, weights: str) -> list:
 
 
 def render(model: str, out: str, seconds: int, seed: int, artist: str, genres: list, lyrics: str = '') -> None:
+    """`jukebox render` of model; no artist and no genres: the README's command (no label flags)."""
     if os.path.exists(out):
         return
     cmd = ['node', os.path.join(ROOT, 'bin', 'jukebox.js'), 'render', '--seconds', str(seconds), '--seed', str(seed),
-           '--workers', '2', '--artist', artist, '--quiet', '--model', model, '--out', out]
+           '--workers', '2', '--quiet', '--model', model, '--out', out]
+    if artist:
+        cmd += ['--artist', artist]
     if genres:
         cmd += ['--genre', *genres]
     if lyrics:
@@ -201,11 +228,69 @@ def render(model: str, out: str, seconds: int, seed: int, artist: str, genres: l
     subprocess.run(cmd, check=True, cwd=ROOT)
 
 
+def chain(corpus: str, work: str, weights: str, model: str, renders: str, images: str) -> dict:
+    """Descriptors of held-out clips through the chain: clip, VQ-VAE reconstruction per level, upsampled render
+    of the true top codes. One clip per artist (the first held out)."""
+    import torch
+    from corpus_data import load_corpus
+    from jukebox_model.tiny import build
+
+    with open(os.path.join(TOOLS, 'configs', 'tiny.json'), encoding='utf-8') as f:
+        cfg = json.load(f)
+    cfg['weights'] = weights
+    vqvae, _ = build(cfg)
+    with open(os.path.join(corpus, 'index.json'), encoding='utf-8') as f:
+        entries = json.load(f)['clips']
+    clips = load_corpus(corpus, cfg)
+    data = np.load(os.path.join(work, 'codes.npz'))
+    out, seen = {}, set()
+    for i, (c, e) in enumerate(zip(clips, entries)):
+        if c.split != 'held_out' or e['artist'] in seen:
+            continue
+        seen.add(e['artist'])
+        stages = {'clip': c.audio}
+        with torch.no_grad():
+            for level in (0, 1, 2):
+                codes = torch.from_numpy(data[f'{i}_{level}'].astype(np.int64))[None]
+                stages[f'vqvae{level}'] = vqvae.decode_level(codes, level)[0].numpy()
+        tokens = os.path.join(renders, f'chain-{i}.json')
+        with open(tokens, 'w', encoding='utf-8') as f:
+            json.dump({'levels': {'2': [data[f'{i}_2'].tolist()]}}, f)
+        path = os.path.join(renders, f'chain-{i}-upsampled.wav')
+        if not os.path.exists(path):
+            cmd = ['node', os.path.join(ROOT, 'bin', 'jukebox.js'), 'render', '--upsample', tokens, '--seed', '1',
+                   '--workers', '2', '--quiet', '--model', model, '--out', path, '--artist', e['artist'],
+                   '--genre', *e['genres']]
+            subprocess.run(cmd, check=True, cwd=ROOT)
+        stages['upsampled'] = read_wav(path)
+        out[e['artist']] = {'clip': e['file'], 'genres': e['genres'],
+                            **{k: descriptors(v.astype(np.float32)) for k, v in stages.items()}}
+        import matplotlib
+        matplotlib.use('Agg')
+        import matplotlib.pyplot as plt
+        fig, axes = plt.subplots(1, len(stages), figsize=(14, 2.4), dpi=70, sharey=True)
+        for ax, (name, x) in zip(axes, stages.items()):
+            db = 10 * np.log10(power_spectrogram(x.astype(np.float32)).T + 1e-10)
+            ax.imshow(db, origin='lower', aspect='auto', cmap='magma', vmin=db.max() - 80, vmax=db.max(),
+                      extent=[0, len(x) / SR, 0, SR / 2000])
+            ax.set_title(name, fontsize=9)
+            ax.set_xlabel('seconds')
+        axes[0].set_ylabel('kHz')
+        fig.suptitle(f'held-out clip {e["file"]} ({e["artist"]}, {", ".join(e["genres"])})', fontsize=9)
+        fig.tight_layout()
+        fig.savefig(os.path.join(images, f'tiny-chain-{e["artist"]}.png'))
+        plt.close(fig)
+        print(f'chain {e["artist"]}: ' + ', '.join(
+            f'{k} periodicity {v["periodicity"]:.2f} flatness {v["flatness"]:.3f}' for k, v in out[e['artist']].items()
+            if isinstance(v, dict)))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--corpus', required=True)
     ap.add_argument('--work', required=True)
-    ap.add_argument('--weights', default=os.path.join(HERE, 'tiny-music-v0.pt'), help='the trained weights')
+    ap.add_argument('--weights', help='the trained weights (default: weights_out of configs/tiny-training.json)')
     ap.add_argument('--model', required=True, help='their export (make_tiny_model.py --weights ... --out DIR)')
     ap.add_argument('--renders', default='/tmp/tiny-renders')
     ap.add_argument('--seeds', type=int, default=3)
@@ -214,6 +299,10 @@ def main() -> None:
     ap.add_argument('--images', default=os.path.join(ROOT, 'docs', 'images'))
     ap.add_argument('--out', default=os.path.join(ROOT, 'bench', 'results', 'tiny-model-quality.json'))
     args = ap.parse_args()
+    works = args.work.split(',')
+    if not args.weights:
+        with open(os.path.join(TOOLS, 'configs', 'tiny-training.json'), encoding='utf-8') as f:
+            args.weights = os.path.join(ROOT, json.load(f)['weights_out'])
     os.makedirs(args.renders, exist_ok=True)
     os.makedirs(args.images, exist_ok=True)
     with open(os.path.join(args.corpus, 'index.json'), encoding='utf-8') as f:
@@ -224,15 +313,18 @@ def main() -> None:
     genres = [g for g in cfg['labels']['genres'] if g != 'unknown']
 
     result = {}
-    with open(os.path.join(args.work, 'vqvae-history.json'), encoding='utf-8') as f:
-        vh = json.load(f)
-    result['vqvaeHeldOut'] = vh['heldOut']
-    result['trainingSeconds'] = {'vqvae': round(vh['seconds'])}
-    for level in (2, 1, 0):
-        with open(os.path.join(args.work, f'prior{level}-history.json'), encoding='utf-8') as f:
-            result['trainingSeconds'][f'prior{level}'] = round(json.load(f)['seconds'])
-    training_curves_png(args.work, os.path.join(args.images, 'tiny-training-curves.png'))
-    result['priorsHeldOut'] = prior_nll(args.work, args.corpus, os.path.abspath(args.weights))
+    result['trainingSeconds'] = []  # per round
+    for work in works:
+        with open(os.path.join(work, 'vqvae-history.json'), encoding='utf-8') as f:
+            vh = json.load(f)
+        result['vqvaeHeldOut'] = vh['heldOut']  # the last round's
+        seconds = {'vqvae': round(vh['seconds'])}
+        for level in (2, 1, 0):
+            with open(os.path.join(work, f'prior{level}-history.json'), encoding='utf-8') as f:
+                seconds[f'prior{level}'] = round(json.load(f)['seconds'])
+        result['trainingSeconds'].append(seconds)
+    training_curves_png(works, os.path.join(args.images, 'tiny-training-curves.png'))
+    result['priorsHeldOut'] = prior_nll(works[-1], args.corpus, os.path.abspath(args.weights))
     for p in result['priorsHeldOut']:
         print(f'level {p["level"]}: held-out NLL {p["heldOutNllNats"]:.2f} nats/token (uniform {p["uniformNats"]:.2f})')
 
@@ -249,7 +341,20 @@ def main() -> None:
     if args.baseline_render:
         result['reference']['randomModelRender'] = descriptors(read_wav(args.baseline_render))
 
-    renders = {'artist': {}, 'genre': {}}
+    # The README's command (20 s, no labels), then without labels at --seconds for more seeds.
+    readme = os.path.join(args.renders, 'readme-song.wav')
+    render(args.model, readme, 20, 1, '', [])
+    x = read_wav(readme)
+    result['readmeRender'] = descriptors(x)
+    spectrogram_png(x, 'npx jukebox render --seconds 20 --seed 1 --workers 2 (no labels)',
+                    os.path.join(args.images, 'tiny-render.png'))
+    rows = []
+    for seed in range(1, args.seeds + 1):
+        path = os.path.join(args.renders, f'unlabelled-{seed}.wav')
+        render(args.model, path, args.seconds, seed, '', [])
+        rows.append(descriptors(read_wav(path)))
+    renders = {'artist': {}, 'genre': {}, 'unlabelled': summarise(rows)}
+    print('unlabelled: ' + ', '.join(f'{k} {v["median"]:.3g}' for k, v in renders['unlabelled'].items()))
     for kind, names in (('artist', artists), ('genre', genres)):
         for name in names:
             rows = []
@@ -258,7 +363,7 @@ def main() -> None:
                 if kind == 'artist':
                     render(args.model, path, args.seconds, seed, name, [])
                 else:
-                    render(args.model, path, args.seconds, seed, 'unknown', [name])
+                    render(args.model, path, args.seconds, seed, '', [name])
                 x = read_wav(path)
                 rows.append(descriptors(x))
                 if seed == 1:
@@ -268,7 +373,7 @@ def main() -> None:
             print(f'{kind} {name}: ' + ', '.join(f'{k} {v["median"]:.3g}' for k, v in renders[kind][name].items()))
     result['renders'] = renders
     result['corpusByLabel'] = {k: {n: summarise(v) for n, v in d.items()} for k, d in corpus.items()}
-    result['renders']['all'] = summarise([r for kind in ('artist', 'genre') for r in
+    result['renders']['all'] = summarise([r for kind in ('artist', 'genre', 'unlabelled') for r in
                                           [descriptors(read_wav(os.path.join(args.renders, f)))
                                            for f in sorted(os.listdir(args.renders)) if f.startswith(kind)]])
     # Does a label move a descriptor the way the corpus does? Rank correlation over the labels.
@@ -282,8 +387,8 @@ def main() -> None:
             agree[f'{kind}:{key}'] = float(np.corrcoef(ra, rb)[0, 1])
     result['labelRankCorrelation'] = agree
     print('rank correlation of label medians, renders vs corpus:', json.dumps(agree))
-    x = read_wav(os.path.join(args.renders, 'artist-tiny_ensemble-1.wav'))
-    spectrogram_png(x, 'jukebox render --artist tiny_ensemble --seed 1', os.path.join(args.images, 'tiny-render.png'))
+    result['chain'] = chain(args.corpus, works[-1], os.path.abspath(args.weights), args.model, args.renders,
+                            args.images)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, 'w', encoding='utf-8') as f:
         json.dump(result, f, indent=1)

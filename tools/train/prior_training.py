@@ -8,7 +8,11 @@ Windows are n_ctx tokens at random token-aligned offsets (upsamplers: offsets on
 with the upper level's tokens of the same span). The timing labels of the top prior are those of a
 virtual song: the synthetic clips have no song form (intro, outro), so a window is given a random song
 length of up to `max_song_seconds` and a random place in it, and the model learns to read the music, not
-the clock; the lyric window is still taken at the clip's true place, so that lyrics follow the music."""
+the clock; the lyric window is still taken at the clip's true place, so that lyrics follow the music.
+
+Label dropout: with probability `label_dropout` a window's artist is replaced by "unknown" (id 0), and
+independently its genres by ["unknown"], so that a song rendered without labels (the CLI's default) is
+sampled from the model's mixture of every style rather than from a label it never saw."""
 import math
 import time
 from typing import Callable, Dict, List, Optional
@@ -25,7 +29,7 @@ class WindowSampler:
     """Random training windows of one level: tokens [B, n_ctx], upper tokens, label vectors."""
 
     def __init__(self, prior: SimplePrior, codes: List[List[np.ndarray]], clips, hop: int, upper_hop: Optional[int],
-                 sr: int, seed: int, max_song_seconds: float = 120.0):
+                 sr: int, seed: int, max_song_seconds: float = 120.0, label_dropout: float = 0.0):
         self.prior = prior
         self.level = prior.level
         self.codes = codes  # codes[clip][level] int64 arrays
@@ -36,6 +40,7 @@ class WindowSampler:
         self.rng = np.random.default_rng(seed)
         self.max_song = int(max_song_seconds * sr)
         self.step = prior.cond_downsample if prior.x_cond else 1
+        self.label_dropout = label_dropout
 
     def batch(self, n: int):
         p = self.prior
@@ -59,7 +64,10 @@ class WindowSampler:
                 total, offset = true_total, true_offset
             lyrics = relevant_lyric_tokens(clip.lyric_ids, p.n_tokens, true_total, true_offset, window) \
                 if p.n_tokens else []
-            labs.append(label_vector(total, offset, window, clip.artist, clip.genres, p.max_bow_genre_size, lyrics))
+            # (no draw at all without dropout: the windows of a run without it stay as they were)
+            artist = 0 if self.label_dropout and self.rng.random() < self.label_dropout else clip.artist
+            genres = [0] if self.label_dropout and self.rng.random() < self.label_dropout else clip.genres
+            labs.append(label_vector(total, offset, window, artist, genres, p.max_bow_genre_size, lyrics))
         x = torch.from_numpy(np.stack(toks)).long()
         upper = torch.from_numpy(np.stack(ups)).long() if p.x_cond else None
         return x, upper, torch.tensor(labs, dtype=torch.long)

@@ -9,9 +9,14 @@ Stages (each writes into --work and is skipped when its output exists, so a run 
   vqvae   the VQ-VAE with Jukebox's losses (vqvae_training.py)          -> vqvae.pt, vqvae-history.json
   codes   every clip encoded at every level                            -> codes.npz
   priorL  prior of level L on those codes (prior_training.py)           -> prior{L}.pt, prior{L}-history.json
-  weights all weights in one file                                       -> --weights-out (tools/train/tiny-music-v0.pt)
+  weights all weights in one file                                       -> --weights-out (default: the config's weights_out)
 Then `tools/make_tiny_model.py --weights FILE` exports a model folder from tiny.json and those weights, and
-`tools/train/evaluate_music.py` measures it. Seeded; on 2 CPU cores the stages take about 70 minutes.
+`tools/train/evaluate_music.py` measures it. Seeded.
+
+Training runs in rounds, each one config: round 0 (configs/tiny-training-v0.json, about 70 minutes on 2 CPU
+cores) starts from the initialisation; a later round (configs/tiny-training.json) names the weights of the
+round before in "start_from" and continues from them: the VQ-VAE levels it lists ("vqvae.levels"; the
+others keep their weights and codes) with codebooks resumed, and every prior.
 """
 import argparse
 import json
@@ -65,8 +70,8 @@ def main() -> None:
     ap.add_argument('--training', default=os.path.join(TOOLS, 'configs', 'tiny-training.json'))
     ap.add_argument('--stages', default='vqvae,codes,prior2,prior1,prior0,weights')
     ap.add_argument('--threads', type=int, default=2)
-    ap.add_argument('--weights-out', default=os.path.join(HERE, 'tiny-music-v0.pt'),
-                    help='where the weights stage writes every trained weight (make_tiny_model.py --weights)')
+    ap.add_argument('--weights-out', help='where the weights stage writes every trained weight (default: the '
+                    'config\'s weights_out; make_tiny_model.py --weights reads it)')
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     warnings.filterwarnings('ignore', category=UserWarning)
@@ -76,6 +81,9 @@ def main() -> None:
     with open(cfg_path, encoding='utf-8') as f:
         cfg = json.load(f)
     os.makedirs(args.work, exist_ok=True)
+    start = None
+    if tr.get('start_from'):
+        start = torch.load(os.path.join(os.path.dirname(TOOLS), tr['start_from']))
     clips = load_corpus(args.corpus, cfg)
     train = [c for c in clips if c.split == 'train']
     held = [c for c in clips if c.split == 'held_out']
@@ -92,8 +100,11 @@ def main() -> None:
         t0 = time.time()
         v = tr['vqvae']
         vqvae = random_official_vqvae(cfg['vqvae'], cfg['seed'], cfg['init'])
+        if start is not None:
+            vqvae.load_state_dict(start['vqvae'])
         hist = train_vqvae(vqvae, [c.audio for c in train], v['steps'], v['batch'], v['length'], tr['seed'],
-                           lr=v['lr'], commit=v['commit'], spec_weight=v['multispectral'], log=log)
+                           lr=v['lr'], commit=v['commit'], spec_weight=v['multispectral'], log=log,
+                           levels=v.get('levels'), resume=start is not None, dead_share=v.get('dead_share'))
         metrics = reconstruction_metrics(vqvae, [c.audio for c in held])
         log(f'vqvae: {time.time() - t0:.0f} s; held-out ' + ', '.join(
             f'L{m["level"]} SNR {m["snrDb"]:.1f} dB SC {m["spectralConvergence"]:.2f}' for m in metrics))
@@ -122,17 +133,20 @@ def main() -> None:
         data = np.load(codes_path)
         codes = [[data[f'{i}_{l}'].astype(np.int64) for l in range(3)] for i in range(len(clips))]
         prior = fresh_priors(cfg, tr['init'], tr['seed'])[level]
+        if start is not None:
+            prior.load_state_dict(start['priors'][level])
+        p = tr['priors'][str(level)]
         vqvae = load_vqvae(cfg, args.work)
         hops = vqvae.hop_lengths
         train_idx = [i for i, c in enumerate(clips) if c.split == 'train']
         held_idx = [i for i, c in enumerate(clips) if c.split == 'held_out']
         upper_hop = hops[level + 1] if level + 1 < len(hops) else None
         sampler = WindowSampler(prior, [codes[i] for i in train_idx], [clips[i] for i in train_idx], hops[level],
-                                upper_hop, cfg['sr'], tr['seed'] + level, tr['max_song_seconds'])
+                                upper_hop, cfg['sr'], tr['seed'] + level, tr['max_song_seconds'],
+                                p.get('label_dropout', 0.0))
         held_sampler = WindowSampler(prior, [codes[i] for i in held_idx], [clips[i] for i in held_idx],
                                      hops[level], upper_hop, cfg['sr'], tr['seed'] + 100 + level,
                                      tr['max_song_seconds'])
-        p = tr['priors'][str(level)]
         hist = train_prior(prior, sampler, p['steps'], p['batch'], tr['seed'] + level, lr=p['lr'], log=log,
                            held_out=held_sampler)
         save_json(os.path.join(args.work, f'prior{level}-history.json'), {'history': hist, 'seconds': time.time() - t0})
@@ -142,7 +156,7 @@ def main() -> None:
     if 'weights' in stages:
         weights = {'vqvae': torch.load(os.path.join(args.work, 'vqvae.pt')),
                    'priors': [torch.load(os.path.join(args.work, f'prior{l}.pt')) for l in range(3)]}
-        dest = args.weights_out
+        dest = args.weights_out or os.path.join(os.path.dirname(TOOLS), tr['weights_out'])
         torch.save(weights, dest)
         log(f'weights: {dest} ({os.path.getsize(dest) / 1e6:.1f} MB)')
 

@@ -6,7 +6,7 @@ encoder outputs of the current batch. Losses are normalised by the data's bandwi
 mean spectral norm), as the official trainer does."""
 import math
 import time
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional
 
 import numpy as np
 import torch
@@ -22,12 +22,14 @@ class EMACodebook:
     """The training state of one level's codebook `block.k`: EMA sums and counts (mu), reset of codes whose
     EMA count falls below `threshold` to random encoder outputs."""
 
-    def __init__(self, block, mu: float = 0.99, threshold: float = 1.0):
+    def __init__(self, block, mu: float = 0.99, threshold: float = 1.0, resume: bool = False):
         self.block = block
         self.mu = mu
         self.threshold = threshold
-        self.k_sum = None
-        self.k_elem = None
+        # resume: the codebook is a trained one; its EMA starts from it (every code counted once) instead of
+        # being replaced by random encoder outputs on the first batch.
+        self.k_sum = block.k.detach().clone() if resume else None
+        self.k_elem = torch.ones(block.k.shape[0]) if resume else None
 
     @torch.no_grad()
     def _random_rows(self, x: torch.Tensor, n: int, gen: torch.Generator) -> torch.Tensor:
@@ -102,29 +104,41 @@ class SegmentSampler:
 
 def train_vqvae(vqvae: VQVAE, train_audio: List[np.ndarray], steps: int, batch: int, length: int, seed: int,
                 lr: float = 1e-3, commit: float = 0.02, spec_weight: float = 1.0,
-                log: Callable[[str], None] = print) -> Dict[str, list]:
-    """Trains every level jointly (each level has its own encoder, codebook and decoder); returns the curves."""
+                log: Callable[[str], None] = print, levels: Optional[List[int]] = None,
+                resume: bool = False, dead_share: Optional[float] = None) -> Dict[str, list]:
+    """Trains the given levels (default: all) jointly; each level has its own encoder, codebook and decoder, so
+    a level left out keeps its weights and codes. resume: the VQ-VAE is a trained one (see EMACodebook).
+    dead_share: a code is dead (reset) when its EMA use per batch falls below this share of a fair share
+    (encoder outputs per batch / codebook size), capped at the official threshold of 1. The official
+    threshold of 1 assumes several outputs per code per batch; at the top level a batch here holds about one
+    per code, so a fixed 1 resets about half the codebook at every step. None: the official 1.
+    Returns the curves."""
+    levels = list(range(vqvae.levels)) if levels is None else sorted(levels)
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     sampler = SegmentSampler(train_audio, length, seed)
     probe = sampler.batch(32)
     bandwidth_l2 = float((probe ** 2).mean())
     bandwidth_spec = float(spectral_norm(probe))
-    books = [EMACodebook(b) for b in vqvae.bottleneck.level_blocks]
-    params = [p for n, p in vqvae.named_parameters()]
+    books = {}
+    for l in levels:
+        per_code = batch * length / vqvae.hop_lengths[l] / vqvae.bottleneck.level_blocks[l].k.shape[0]
+        threshold = 1.0 if dead_share is None else min(1.0, dead_share * per_code)
+        books[l] = EMACodebook(vqvae.bottleneck.level_blocks[l], threshold=threshold, resume=resume)
+        log(f'vqvae level {l}: {per_code:g} encoder outputs per code per batch, dead below {threshold:g}')
+    params = [p for l in levels for m in (vqvae.encoders[l], vqvae.decoders[l]) for p in m.parameters()]
     opt = torch.optim.Adam(params, lr=lr, betas=(0.9, 0.99))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 100) * (0.1 + 0.9 * 0.5 * (
         1 + math.cos(math.pi * min(s, steps) / steps))))
-    hist: Dict[str, list] = {'step': [], 'loss': [], **{f'recons{l}': [] for l in range(vqvae.levels)},
-                             **{f'spec{l}': [] for l in range(vqvae.levels)},
-                             **{f'used{l}': [] for l in range(vqvae.levels)}}
+    hist: Dict[str, list] = {'step': [], 'loss': [], **{f'recons{l}': [] for l in levels},
+                             **{f'spec{l}': [] for l in levels}, **{f'used{l}': [] for l in levels}}
     vqvae.train()
     t0 = time.time()
     for step in range(steps):
         x = sampler.batch(batch)
         total = torch.zeros(())
         stats = {}
-        for level in range(vqvae.levels):
+        for level in levels:
             z = vqvae.encoders[level](x[:, None, :])  # [N, emb, T']
             n, c, t = z.shape
             flat = z.permute(0, 2, 1).reshape(n * t, c)
@@ -141,7 +155,7 @@ def train_vqvae(vqvae: VQVAE, train_audio: List[np.ndarray], steps: int, batch: 
             spec = multispectral(x, y) / bandwidth_spec
             total = total + rec + spec_weight * spec + commit * commit_loss
             u = books[level].update(flat.detach(), codes, gen)
-            stats[level] = (float(rec), float(spec), u['used'])
+            stats[level] = (float(rec), float(spec), u['used'], u['reset'])
         opt.zero_grad()
         total.backward()
         torch.nn.utils.clip_grad_norm_(params, 10.0)
@@ -150,12 +164,13 @@ def train_vqvae(vqvae: VQVAE, train_audio: List[np.ndarray], steps: int, batch: 
         if step % 25 == 0 or step == steps - 1:
             hist['step'].append(step)
             hist['loss'].append(float(total))
-            for level, (rec, spec, used) in stats.items():
+            for level, (rec, spec, used, _) in stats.items():
                 hist[f'recons{level}'].append(rec)
                 hist[f'spec{level}'].append(spec)
                 hist[f'used{level}'].append(used)
         if step % 100 == 0 or step == steps - 1:
-            per = ' '.join(f'L{l}: rec {r:.3f} spec {s:.3f} used {int(u)}' for l, (r, s, u) in stats.items())
+            per = ' '.join(f'L{l}: rec {r:.3f} spec {s:.3f} used {int(u)} reset {int(z)}'
+                           for l, (r, s, u, z) in stats.items())
             log(f'vqvae step {step}/{steps} loss {float(total):.3f} | {per} | {time.time() - t0:.0f} s')
     vqvae.eval()
     return hist

@@ -380,7 +380,7 @@ def main() -> None:
     agree = {}
     for kind in ('artist', 'genre'):
         names = [n for n in renders[kind] if n in result['corpusByLabel'][kind]]
-        for key in ('onsetRate', 'centroidHz', 'pulseClarity', 'flatness'):
+        for key in ('periodicity', 'onsetRate', 'centroidHz', 'pulseClarity', 'flatness'):
             a = np.array([result['corpusByLabel'][kind][n][key]['median'] for n in names])
             b = np.array([renders[kind][n][key]['median'] for n in names])
             ra, rb = a.argsort().argsort(), b.argsort().argsort()

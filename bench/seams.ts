@@ -5,7 +5,8 @@
 //      and random positions;
 //   2. tokens: the NLL of each final token stream under exact mode's windows (teacher-forced, temperature 1),
 //      in the first K tokens after each seam against everywhere else and against exact mode's own tokens there.
-// The bundled model is randomly initialised: these numbers measure the splice mechanics, not musical quality.
+// The bundled model is a small model trained on synthetic music (docs/tiny-model.md); its renders are not yet music, so
+// these numbers measure how a seam differs from the rest of the song under a trained model, not how a seam sounds in music.
 // Overlaps are rounded to whole window hops (shared/segments.ts), which for models/tiny leaves 0 and 0.5 of n_ctx;
 // overlaps off the hop grid (0.125, 0.25) were measured before that rounding: bench/results/seams-off-grid.json
 // (commit b63fd8b).
@@ -437,8 +438,8 @@ async function main(): Promise<void> {
     await saveResult('seams', {
       model: manifest.modelId,
       note:
-        'models/tiny is randomly initialised: these numbers measure the splice mechanics (how the seam differs from the ' +
-        'rest of the song under the same model), not musical quality.',
+        'models/tiny is a small model trained on synthetic music (docs/tiny-model.md) whose renders are not yet music: these ' +
+        'numbers measure how the seam differs from the rest of the song under a trained model, not how a seam sounds in music.',
       song: { seconds: SECONDS, seeds: SEEDS, segments: SEGMENTS, overlaps: OVERLAPS, artist: 'unknown', genres: [], sampling: 'defaults (temperature 0.99)' },
       method: {
         audio:
@@ -458,9 +459,7 @@ async function main(): Promise<void> {
       summary,
       caveats: [
         'The NLL is taken under exact mode\'s window frame. Sharded tokens sampled in a shifted frame (overlap not a multiple of the ' +
-          'hop) are valid Jukebox-semantics samples of that frame; a random model is far more sensitive to the frame (window-relative ' +
-          'positions and upper conditioning) than a trained one, so the off-grid excess overstates what a trained model would show, ' +
-          'but the tokens still never re-converge to exact mode\'s.',
+          'hop) are valid Jukebox-semantics samples of that frame, but their tokens never re-converge to exact mode\'s.',
         `Few seams: ${split.map((l) => `${plans.get(OVERLAPS[0])!.levels[l].segments.length - 1} at level ${l}`).join(', ')} per seed, ${SEEDS.length} seeds; spreads are over seeds.`,
         'Level 1 seams reach the audio only through level 0\'s upper conditioning (level 0 is sampled across them).',
       ],
@@ -525,7 +524,7 @@ function summarise(perOverlap: OverlapResult[], split: number[]): string {
       : '') +
     `${parts.join('. ')}. Audio: seam flux and level jumps are within the spread of the exact render at the same positions and of ` +
     `ordinary boundaries, i.e. the seams are not audible in these measures at this model; the token NLL is the sensitive measure. ` +
-    `Random model: this measures the splice mechanics, not musical quality.`
+    `Bundled model: trained on synthetic music, but its renders are not yet music (docs/tiny-model.md).`
   );
 }
 

@@ -8,7 +8,7 @@ import { Deployment, inFlightAt, injectFaults, render, resampled, workerKeys } f
 import { readModelFolder, DEFAULT_MODEL_DIR } from '../models/model-folder.js';
 import { CoordinatorClient, type SubmitRequest } from '../client/coordinator-client.js';
 
-const SECONDS = 16;
+const SECONDS = 24;
 const request: SubmitRequest = { model: 'tiny', artist: 'tiny_ensemble', genres: ['jazz'], lyrics: '', durationSeconds: SECONDS, samples: 1, seed: '4242', sampling: [] };
 
 test('kill -9 of workers and the coordinator and a nats-server restart during a render: the same song', { timeout: 600_000 }, async (t) => {
@@ -19,7 +19,7 @@ test('kill -9 of workers and the coordinator and a nats-server restart during a 
 
     let done = false;
     const faulty = render(d.address, request).finally(() => (done = true));
-    const faults = await injectFaults(d, { workerKills: 4, coordinatorKills: 2, natsRestarts: 1, gapMs: [1500, 2500], seed: 7 }, () => done);
+    const faults = await injectFaults(d, { workerKills: 4, coordinatorKills: 2, natsRestarts: 1, gapMs: [1000, 2000], seed: 7 }, () => done);
     const hurt = await faulty;
     assert.equal(hurt.state, 'JOB_STATE_SUCCEEDED', hurt.error);
     assert.equal(faults.length, 7, `every fault happened before the job ended (${faults.length} of 7)`);

@@ -106,16 +106,20 @@ def summarise(rows: list) -> dict:
                 'max': float(max(r[k] for r in rows)), 'n': len(rows)} for k in keys}
 
 
+def draw_spectrogram(ax, x: np.ndarray) -> None:
+    """Power spectrogram in dB (80 dB range), kHz against seconds."""
+    db = 10 * np.log10(power_spectrogram(x).T + 1e-10)
+    ax.imshow(db, origin='lower', aspect='auto', cmap='magma', vmin=db.max() - 80, vmax=db.max(),
+              extent=[0, len(x) / SR, 0, SR / 2000])
+    ax.set_xlabel('seconds')
+
+
 def spectrogram_png(x: np.ndarray, title: str, path: str) -> None:
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    p = power_spectrogram(x)
-    db = 10 * np.log10(p.T + 1e-10)
     fig, ax = plt.subplots(figsize=(7, 2.6), dpi=80)
-    ax.imshow(db, origin='lower', aspect='auto', cmap='magma', vmin=db.max() - 80, vmax=db.max(),
-              extent=[0, len(x) / SR, 0, SR / 2000])
-    ax.set_xlabel('seconds')
+    draw_spectrogram(ax, x)
     ax.set_ylabel('kHz')
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
@@ -213,11 +217,14 @@ def prior_nll(work: str, corpus: str, weights: str) -> list:
     return out
 
 
-def render(model: str, out: str, seconds: int, seed: int, artist: str, genres: list, lyrics: str = '') -> None:
-    """`jukebox render` of model; no artist and no genres: the README's command (no label flags)."""
+def render(model: str, out: str, seconds: int, seed: int, artist: str, genres: list, lyrics: str = '',
+           upsample: str = '') -> None:
+    """`jukebox render` of model; no artist and no genres: the README's command (no label flags). upsample: a
+    tokens file whose top level is given (`--upsample`; the length is the tokens')."""
     if os.path.exists(out):
         return
-    cmd = ['node', os.path.join(ROOT, 'bin', 'jukebox.js'), 'render', '--seconds', str(seconds), '--seed', str(seed),
+    length = ['--upsample', upsample] if upsample else ['--seconds', str(seconds)]
+    cmd = ['node', os.path.join(ROOT, 'bin', 'jukebox.js'), 'render', *length, '--seed', str(seed),
            '--workers', '2', '--quiet', '--model', model, '--out', out]
     if artist:
         cmd += ['--artist', artist]
@@ -257,11 +264,7 @@ def chain(corpus: str, work: str, weights: str, model: str, renders: str, images
         with open(tokens, 'w', encoding='utf-8') as f:
             json.dump({'levels': {'2': [data[f'{i}_2'].tolist()]}}, f)
         path = os.path.join(renders, f'chain-{i}-upsampled.wav')
-        if not os.path.exists(path):
-            cmd = ['node', os.path.join(ROOT, 'bin', 'jukebox.js'), 'render', '--upsample', tokens, '--seed', '1',
-                   '--workers', '2', '--quiet', '--model', model, '--out', path, '--artist', e['artist'],
-                   '--genre', *e['genres']]
-            subprocess.run(cmd, check=True, cwd=ROOT)
+        render(model, path, 0, 1, e['artist'], e['genres'], upsample=tokens)
         stages['upsampled'] = read_wav(path)
         out[e['artist']] = {'clip': e['file'], 'genres': e['genres'],
                             **{k: descriptors(v.astype(np.float32)) for k, v in stages.items()}}
@@ -270,11 +273,8 @@ def chain(corpus: str, work: str, weights: str, model: str, renders: str, images
         import matplotlib.pyplot as plt
         fig, axes = plt.subplots(1, len(stages), figsize=(14, 2.4), dpi=70, sharey=True)
         for ax, (name, x) in zip(axes, stages.items()):
-            db = 10 * np.log10(power_spectrogram(x.astype(np.float32)).T + 1e-10)
-            ax.imshow(db, origin='lower', aspect='auto', cmap='magma', vmin=db.max() - 80, vmax=db.max(),
-                      extent=[0, len(x) / SR, 0, SR / 2000])
+            draw_spectrogram(ax, x.astype(np.float32))
             ax.set_title(name, fontsize=9)
-            ax.set_xlabel('seconds')
         axes[0].set_ylabel('kHz')
         fig.suptitle(f'held-out clip {e["file"]} ({e["artist"]}, {", ".join(e["genres"])})', fontsize=9)
         fig.tight_layout()

@@ -35,7 +35,10 @@ test('kill -9 of workers and the coordinator and a nats-server restart during a 
     const atRisk = new Set(faults.flatMap((f) => inFlightAt(f, mine, stored)));
     const unexplained = again.keys.filter((k) => !atRisk.has(k));
     t.diagnostic(`faults ${faults.map((f) => f.what).join(',')}; windows sampled again ${again.windows} (${again.tokens} tokens), in flight at the faults ${atRisk.size}; wall ${(clean.wallMs / 1000).toFixed(0)} s clean, ${(hurt.wallMs / 1000).toFixed(0)} s with faults`);
-    assert.deepEqual(unexplained, [], 'only windows in flight at a fault were sampled again');
+    // On failure, the timeline that decides it: each fault, and each unexplained window's batches and storage.
+    const history = unexplained.map((k) => `${k}: ${mine.filter((b) => b.windows.includes(k)).map((b) => `${b.event} on ${b.worker} at ${b.atMs}`).join(', ')}; stored ${stored.get(k)}`);
+    const timeline = faults.map((f) => `${f.what}${f.worker ?? ''} ${f.atMs}..${f.diedMs} (since ${f.sinceMs})`).join('; ');
+    assert.deepEqual(unexplained, [], `only windows in flight at a fault were sampled again\nfaults: ${timeline}\n${history.join('\n')}`);
 
     // A finished job outlives its coordinator: after one more kill -9 the restarted one serves it from JetStream.
     await d.coordinator.kill9();

@@ -174,26 +174,38 @@ export interface ChaosPlan {
 export interface Fault {
   what: 'worker' | 'coordinator' | 'nats-server';
   worker?: number;
+  /** Just before the kill was sent. */
   atMs: number;
+  /** Once the killed process had exited (nothing it did can be logged later); nats-server: as atMs. */
+  diedMs: number;
   /** When the process it hit had started (its batches before that belong to an earlier life). */
   sinceMs: number;
 }
 
 /**
- * Windows a fault could cost, by the workers' key (job@level:start:context): for a worker kill, those started on
- * it and not yet sampled; for a coordinator kill, those started anywhere whose tokens were not yet stored (a
- * window sampled but not stored is lost with the coordinator). `storedAtMs` is keyed the same way.
+ * A restarted coordinator waits this long (its discovery wait, 1.5 s) for worker heartbeats before it resumes a
+ * job, so a window a worker started less than this after the old coordinator died was sent by the old one (a
+ * worker may log a request some ms after its sender died). Kept below the 1.5 s, so it cannot admit a new send.
+ */
+const REPLACEMENT_QUIET_MS = 1000;
+
+/**
+ * Windows a fault could cost, by the workers' key (job@level:start:context): those whose tokens the coordinator
+ * had not stored when the killed process died, and that were started on the killed worker in that life (a worker
+ * kill), or on any worker before the replacement coordinator could send anything (a coordinator kill: a window
+ * sampled but not stored is lost with it). Stored-ness, not the worker's "sampled" line, decides: a result
+ * logged but still in the worker's socket dies with it. `storedAtMs` is keyed like the windows.
  */
 export function inFlightAt(fault: Fault, batches: readonly BatchLog[], storedAtMs: ReadonlyMap<string, number>): string[] {
   if (fault.what === 'nats-server') return [];
-  const open = new Map<string, number>();
+  const until = fault.what === 'worker' ? fault.diedMs : fault.diedMs + REPLACEMENT_QUIET_MS;
+  const atRisk = new Set<string>();
   for (const b of batches) {
-    if (b.atMs > fault.atMs) continue;
+    if (b.event !== 'started' || b.atMs > until) continue;
     if (fault.what === 'worker' && (b.worker !== fault.worker || b.atMs < fault.sinceMs)) continue;
-    if (fault.what === 'coordinator' && b.event !== 'started') continue;
-    for (const w of b.windows) open.set(w, (open.get(w) ?? 0) + (b.event === 'started' ? 1 : -1));
+    for (const w of b.windows) if ((storedAtMs.get(w) ?? Infinity) > fault.diedMs) atRisk.add(w);
   }
-  return [...open.entries()].filter(([w, n]) => n > 0 && !(fault.what === 'coordinator' && (storedAtMs.get(w) ?? Infinity) <= fault.atMs)).map(([w]) => w);
+  return [...atRisk];
 }
 
 /**
@@ -221,16 +233,18 @@ export async function injectFaults(d: Deployment, plan: ChaosPlan, finished: () 
     if (kind === 'worker') {
       const i = Math.floor(random() * d.workers.length);
       await d.workers[i].kill9();
-      faults.push({ what: 'worker', worker: i, atMs, sinceMs: workerSince[i] });
-      workerSince[i] = Date.now();
+      const diedMs = Date.now();
+      faults.push({ what: 'worker', worker: i, atMs, diedMs, sinceMs: workerSince[i] });
+      workerSince[i] = diedMs;
       await d.workers[i].start();
     } else if (kind === 'coordinator') {
       await d.coordinator.kill9();
-      faults.push({ what: 'coordinator', atMs, sinceMs: coordinatorSince });
-      coordinatorSince = Date.now();
+      const diedMs = Date.now();
+      faults.push({ what: 'coordinator', atMs, diedMs, sinceMs: coordinatorSince });
+      coordinatorSince = diedMs;
       await d.coordinator.start();
     } else {
-      faults.push({ what: 'nats-server', atMs, sinceMs: 0 });
+      faults.push({ what: 'nats-server', atMs, diedMs: atMs, sinceMs: 0 });
       await d.nats.restart();
     }
   }

@@ -127,6 +127,15 @@ def spectrogram_png(x: np.ndarray, title: str, path: str) -> None:
     plt.close(fig)
 
 
+def history(work: str, stage: str):
+    """A stage's training history in a round's work folder; None where the round carried the stage over."""
+    path = os.path.join(work, f'{stage}-history.json')
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding='utf-8') as f:
+        return json.load(f)['history']
+
+
 def training_curves_png(works: list, path: str) -> None:
     """The training curves of every round in order (dotted lines where a round starts): the VQ-VAE's per-level
     reconstruction and spectral losses, each prior's training and held-out NLL against the uniform baseline."""
@@ -137,23 +146,23 @@ def training_curves_png(works: list, path: str) -> None:
     colours = {0: 'tab:blue', 1: 'tab:orange', 2: 'tab:green'}
     vq_offset, prior_offset = 0, {0: 0, 1: 0, 2: 0}
     for r, work in enumerate(works):
-        with open(os.path.join(work, 'vqvae-history.json'), encoding='utf-8') as f:
-            h = json.load(f)['history']
-        steps = [vq_offset + s for s in h['step']]
+        h = history(work, 'vqvae')
+        steps = [vq_offset + s for s in h['step']] if h else []
         for level in range(3):
-            if f'recons{level}' not in h:  # a round that left this level as it was
+            if h is None or f'recons{level}' not in h:  # a round that left this level (or all) as it was
                 continue
             label = f'level {level}' if r == 0 else None  # round 0 trains every level
             axes[0].plot(steps, h[f'recons{level}'], color=colours[level],
                          label=f'{label} reconstruction' if label else None)
             axes[0].plot(steps, h[f'spec{level}'], color=colours[level], linestyle='--',
                          label=f'{label} spectral' if label else None)
-        if r:
+        if r and steps:
             axes[0].axvline(vq_offset, color='grey', linestyle=':')
-        vq_offset = steps[-1] + 1
+        vq_offset = steps[-1] + 1 if steps else vq_offset
         for level in (2, 1, 0):
-            with open(os.path.join(work, f'prior{level}-history.json'), encoding='utf-8') as f:
-                p = json.load(f)['history']
+            p = history(work, f'prior{level}')
+            if p is None:
+                continue
             off = prior_offset[level]
             axes[1].plot([off + s for s in p['step']], p['loss'], alpha=0.4, color=colours[level],
                          label=f'level {level} training' if r == 0 else None)
@@ -174,23 +183,27 @@ def training_curves_png(works: list, path: str) -> None:
     plt.close(fig)
 
 
-def prior_nll(work: str, corpus: str, weights: str) -> list:
-    """Held-out NLL per level: every window of n_ctx tokens at a hop of n_ctx / 2, true labels."""
+def prior_nll(work: str, corpus: str, weights: str, config: str = 'tiny.json') -> list:
+    """Held-out NLL per level: every window of n_ctx tokens at a hop of n_ctx / 2, true labels; over all of the
+    window's tokens, and over its last hop_fraction · n_ctx tokens only ("sampled": the tokens the sampler draws
+    in a window, with the rest of it as context; this compares priors whose windows differ in length)."""
     import torch
     from corpus_data import label_vector, load_corpus, relevant_lyric_tokens
     from jukebox_model.tiny import build
-    from prior_training import window_nll
+    from prior_training import token_nll
 
-    with open(os.path.join(TOOLS, 'configs', 'tiny.json'), encoding='utf-8') as f:
+    with open(os.path.join(TOOLS, 'configs', config), encoding='utf-8') as f:
         cfg = json.load(f)
     cfg['weights'] = weights
+    hop_fraction = {p['level']: p['hop_fraction'] for p in cfg['priors']}
     vqvae, priors = build(cfg)
     clips = load_corpus(corpus, cfg)
     data = np.load(os.path.join(work, 'codes.npz'))
     out = []
     for prior in priors:
         level, hop = prior.level, vqvae.hop_lengths[prior.level]
-        nll, count = 0.0, 0
+        tail = int(prior.n_ctx * hop_fraction[level])
+        nll, count, sampled, sampled_count = 0.0, 0, 0.0, 0
         for i, c in enumerate(clips):
             if c.split != 'held_out':
                 continue
@@ -208,13 +221,30 @@ def prior_nll(work: str, corpus: str, weights: str) -> list:
                 labs.append(label_vector(len(c.audio), start * hop, window, c.artist, c.genres,
                                          prior.max_bow_genre_size, lyr))
             with torch.no_grad():
-                v = window_nll(prior, torch.tensor(np.stack(xs)), torch.tensor(np.stack(ups)) if ups else None,
-                               torch.tensor(labs))
-            nll += float(v.sum()) * prior.n_ctx
-            count += len(xs) * prior.n_ctx
-        out.append({'level': level, 'heldOutNllNats': nll / count, 'uniformNats': math.log(prior.bins),
-                    'tokens': count})
+                v = token_nll(prior, torch.tensor(np.stack(xs)), torch.tensor(np.stack(ups)) if ups else None,
+                              torch.tensor(labs))
+            nll += float(v.sum())
+            count += v.numel()
+            sampled += float(v[:, -tail:].sum())
+            sampled_count += v[:, -tail:].numel()
+        out.append({'level': level, 'nCtx': prior.n_ctx, 'heldOutNllNats': nll / count,
+                    'sampledNllNats': sampled / sampled_count, 'sampledTokensPerWindow': tail,
+                    'uniformNats': math.log(prior.bins), 'tokens': count})
     return out
+
+
+def previous_round():
+    """(weights, model config) of the round configs/tiny-training.json started from, or None."""
+    configs = os.path.join(TOOLS, 'configs')
+    with open(os.path.join(configs, 'tiny-training.json'), encoding='utf-8') as f:
+        start = json.load(f).get('start_from')
+    for name in sorted(os.listdir(configs)):
+        if name.startswith('tiny-training-') and name.endswith('.json'):
+            with open(os.path.join(configs, name), encoding='utf-8') as f:
+                tr = json.load(f)
+            if start and tr.get('weights_out') == start:
+                return start, tr['model_config']
+    return None
 
 
 def render(model: str, out: str, seconds: int, seed: int, artist: str, genres: list, lyrics: str = '',
@@ -314,19 +344,30 @@ def main() -> None:
 
     result = {}
     result['trainingSeconds'] = []  # per round
-    for work in works:
-        with open(os.path.join(work, 'vqvae-history.json'), encoding='utf-8') as f:
-            vh = json.load(f)
-        result['vqvaeHeldOut'] = vh['heldOut']  # the last round's
-        seconds = {'vqvae': round(vh['seconds'])}
-        for level in (2, 1, 0):
-            with open(os.path.join(work, f'prior{level}-history.json'), encoding='utf-8') as f:
-                seconds[f'prior{level}'] = round(json.load(f)['seconds'])
+    for work in works:  # a stage a round carried over has no history there
+        seconds = {}
+        for stage in ('vqvae', 'prior2', 'prior1', 'prior0'):
+            path = os.path.join(work, f'{stage}-history.json')
+            if os.path.exists(path):
+                with open(path, encoding='utf-8') as f:
+                    h = json.load(f)
+                seconds[stage] = round(h['seconds'])
+                if stage == 'vqvae':
+                    result['vqvaeHeldOut'] = h['heldOut']  # the last round that trained it
         result['trainingSeconds'].append(seconds)
     training_curves_png(works, os.path.join(args.images, 'tiny-training-curves.png'))
     result['priorsHeldOut'] = prior_nll(works[-1], args.corpus, os.path.abspath(args.weights))
+    # The round before (the weights this round started from, with that round's model config), same codes.
+    before = previous_round()
+    if before:
+        result['priorsHeldOutRoundBefore'] = {'weights': before[0], 'config': before[1], 'levels': prior_nll(
+            works[-1], args.corpus, os.path.join(ROOT, before[0]), before[1])}
     for p in result['priorsHeldOut']:
-        print(f'level {p["level"]}: held-out NLL {p["heldOutNllNats"]:.2f} nats/token (uniform {p["uniformNats"]:.2f})')
+        print(f'level {p["level"]}: held-out NLL {p["heldOutNllNats"]:.2f} nats/token, sampled tokens '
+              f'{p["sampledNllNats"]:.2f} (uniform {p["uniformNats"]:.2f})')
+    for p in result.get('priorsHeldOutRoundBefore', {}).get('levels', []):
+        print(f'round before, level {p["level"]}: held-out NLL {p["heldOutNllNats"]:.2f}, sampled tokens '
+              f'{p["sampledNllNats"]:.2f}')
 
     corpus = {'artist': {}, 'genre': {}}
     held = []

@@ -73,14 +73,19 @@ class WindowSampler:
         return x, upper, torch.tensor(labs, dtype=torch.long)
 
 
-def window_nll(prior: SimplePrior, x: torch.Tensor, upper: Optional[torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
-    """Mean per-token negative log-likelihood (nats) of the music tokens of each window: [B]."""
+def token_nll(prior: SimplePrior, x: torch.Tensor, upper: Optional[torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
+    """Negative log-likelihood (nats) of each music token of each window: [B, n_ctx]."""
     logits = prior.full_logits(labels, upper, prior.sequence(labels, x))
     if prior.single_enc_dec:  # prefix models: music positions only, music ids shifted into the merged vocabulary
         logits = logits[:, prior.n_tokens:]
         x = x + prior.n_vocab
     nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), x.reshape(-1), reduction='none')
-    return nll.reshape(x.shape).mean(dim=1)
+    return nll.reshape(x.shape)
+
+
+def window_nll(prior: SimplePrior, x: torch.Tensor, upper: Optional[torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
+    """Mean per-token negative log-likelihood (nats) of the music tokens of each window: [B]."""
+    return token_nll(prior, x, upper, labels).mean(dim=1)
 
 
 def train_prior(prior: SimplePrior, sampler: WindowSampler, steps: int, batch: int, seed: int, lr: float = 1e-3,

@@ -14,9 +14,12 @@ Then `tools/make_tiny_model.py --weights FILE` exports a model folder from tiny.
 `tools/train/evaluate_music.py` measures it. Seeded.
 
 Training runs in rounds, each one config: round 0 (configs/tiny-training-v0.json, about 70 minutes on 2 CPU
-cores) starts from the initialisation; a later round (configs/tiny-training.json) names the weights of the
-round before in "start_from" and continues from them: the VQ-VAE levels it lists ("vqvae.levels"; the
-others keep their weights and codes) with codebooks resumed, and every prior.
+cores) starts from the initialisation; a later round (configs/tiny-training.json; the experiment tiny-training-top512.json) names
+the weights of the round before in "start_from" and continues from them: the VQ-VAE levels it lists
+("vqvae.levels"; the others keep their weights and codes) with codebooks resumed, and the priors it lists.
+What a round does not list (no "vqvae", a level missing from "priors") is carried over unchanged. A prior whose
+window (n_ctx) grew since the round before starts from its weights with the learned position embedding
+repeated over the longer window (see grown_positions).
 """
 import argparse
 import json
@@ -50,6 +53,20 @@ def fresh_priors(cfg: dict, init: dict, seed: int):
     priors = [SimplePrior(level_hps(cfg, p), vq) for p in sorted(cfg['priors'], key=lambda p: p['level'])]
     randomise(nn.ModuleList(priors), init, torch.Generator().manual_seed(seed))
     return priors
+
+
+def grown_positions(prior: nn.Module, state: dict) -> dict:
+    """`state` for `prior`, whose window may be longer than the one `state` was trained with: the learned
+    position embedding (one row per window position) is repeated to the new length, so that every other weight
+    (which does not depend on the window) carries over and training starts from what the shorter window knew."""
+    own = prior.state_dict()
+    out = dict(state)
+    for name, value in state.items():
+        if name.endswith('pos_emb.pos_emb') and value.shape != own[name].shape:
+            n, width = own[name].shape
+            assert width == value.shape[1] and n % value.shape[0] == 0, f'{name}: cannot grow {tuple(value.shape)} to {(n, width)}'
+            out[name] = value.repeat(n // value.shape[0], 1)
+    return out
 
 
 def load_vqvae(cfg: dict, work: str) -> VQVAE:
@@ -96,6 +113,9 @@ def main() -> None:
         with open(log_path, 'a', encoding='utf-8') as f:
             f.write(msg + '\n')
 
+    if 'vqvae' in stages and not os.path.exists(os.path.join(args.work, 'vqvae.pt')) and 'vqvae' not in tr:
+        torch.save(start['vqvae'], os.path.join(args.work, 'vqvae.pt'))
+        log('vqvae: carried over from start_from')
     if 'vqvae' in stages and not os.path.exists(os.path.join(args.work, 'vqvae.pt')):
         t0 = time.time()
         v = tr['vqvae']
@@ -129,12 +149,16 @@ def main() -> None:
         out = os.path.join(args.work, f'prior{level}.pt')
         if f'prior{level}' not in stages or os.path.exists(out):
             continue
+        if str(level) not in tr['priors']:
+            torch.save(start['priors'][level], out)
+            log(f'prior {level}: carried over from start_from')
+            continue
         t0 = time.time()
         data = np.load(codes_path)
         codes = [[data[f'{i}_{l}'].astype(np.int64) for l in range(3)] for i in range(len(clips))]
         prior = fresh_priors(cfg, tr['init'], tr['seed'])[level]
         if start is not None:
-            prior.load_state_dict(start['priors'][level])
+            prior.load_state_dict(grown_positions(prior, start['priors'][level]))
         p = tr['priors'][str(level)]
         vqvae = load_vqvae(cfg, args.work)
         hops = vqvae.hop_lengths

@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Does a top prior keep a clip's beat when it continues the clip's true top-level codes? For every held-out clip
+of the given artists: the first n_ctx·(1 - hop_fraction) true codes are the context, the prior samples on (window
+by window, hop_fraction·n_ctx new tokens each, temperature 0.99, true labels), and the continuation is decoded by
+the VQ-VAE's top-level decoder, as are the clip's own codes over the same span. Prints pulse clarity and
+periodicity (evaluate_music.descriptors) of both. Used in docs/tiny-model.md ("Tried").
+
+    /usr/bin/python3 tools/train/continuation_probe.py --corpus /tmp/music-corpus --codes /tmp/tiny-train-v1/codes.npz \
+        [--config tools/configs/tiny.json] [--weights tools/train/tiny-music-v1.pt] [--artists 1,2] [--seconds 6]
+"""
+import argparse
+import json
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOOLS = os.path.dirname(HERE)
+sys.path.insert(0, TOOLS)
+sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from corpus_data import label_vector, load_corpus, relevant_lyric_tokens  # noqa: E402
+from evaluate_music import descriptors  # noqa: E402
+from jukebox_model.tiny import build  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--corpus', required=True)
+    ap.add_argument('--codes', required=True, help="a training round's codes.npz (the VQ-VAE the weights use)")
+    ap.add_argument('--config', default=os.path.join(TOOLS, 'configs', 'tiny.json'))
+    ap.add_argument('--weights', default=os.path.join(TOOLS, 'train', 'tiny-music-v1.pt'))
+    ap.add_argument('--artists', default='1,2', help='artist ids (default: tiny_ensemble, the_random_walkers: drums)')
+    ap.add_argument('--seconds', type=float, default=6.0, help='continuation length')
+    ap.add_argument('--seed', type=int, default=0)
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    with open(args.config, encoding='utf-8') as f:
+        cfg = json.load(f)
+    cfg['weights'] = os.path.abspath(args.weights)
+    vqvae, priors = build(cfg)
+    top = priors[-1]
+    hop_fraction = next(p['hop_fraction'] for p in cfg['priors'] if p['level'] == top.level)
+    n, hop = top.n_ctx, int(top.n_ctx * hop_fraction)
+    ctx_len, samples_per_token = n - hop, vqvae.hop_lengths[top.level]
+    clips = load_corpus(args.corpus, cfg)
+    data = np.load(args.codes)
+    artists = {int(a) for a in args.artists.split(',')}
+    g = torch.Generator().manual_seed(args.seed)
+    rows = []
+    for i, c in enumerate(clips):
+        if c.split != 'held_out' or c.artist not in artists:
+            continue
+        codes = data[f'{i}_{top.level}'].astype(np.int64)
+        want = ctx_len + int(args.seconds * cfg['sr'] / samples_per_token)
+        if len(codes) < want:
+            continue
+        seq = list(codes[:ctx_len])
+        while len(seq) < want:
+            s0 = len(seq) - ctx_len  # the window's first token
+            offset = min(s0 * samples_per_token, len(c.audio) - n * samples_per_token)
+            lyr = relevant_lyric_tokens(c.lyric_ids, top.n_tokens, len(c.audio), offset, n * samples_per_token) \
+                if top.n_tokens else []
+            lab = torch.tensor([label_vector(len(c.audio), offset, n * samples_per_token, c.artist, c.genres,
+                                             top.max_bow_genre_size, lyr)])
+            x = torch.tensor([seq[-ctx_len:] + [0] * hop])
+            for k in range(hop):
+                with torch.no_grad():
+                    logits = top.full_logits(lab, None, top.sequence(lab, x))
+                if top.single_enc_dec:
+                    logits = logits[:, top.n_tokens:, top.n_vocab:]
+                p = torch.softmax(logits[0, ctx_len + k] / 0.99, -1)
+                x[0, ctx_len + k] = int(torch.multinomial(p, 1, generator=g))
+            seq += x[0, ctx_len:].tolist()
+        seq = seq[:want]
+        with torch.no_grad():
+            real = vqvae.decode_level(torch.tensor(codes[None, :want]), top.level).reshape(-1).numpy()
+            gen = vqvae.decode_level(torch.tensor([seq]), top.level).reshape(-1).numpy()
+        cut = ctx_len * samples_per_token
+        dr, dg = descriptors(real[cut:]), descriptors(gen[cut:])
+        rows.append({'clip': i, 'artist': c.artist, 'pulseClip': dr['pulseClarity'], 'pulseContinued': dg['pulseClarity'],
+                     'periodicityClip': dr['periodicity'], 'periodicityContinued': dg['periodicity']})
+        print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in rows[-1].items()}), flush=True)
+    if rows:
+        med = lambda k: float(np.median([r[k] for r in rows]))  # noqa: E731
+        print(f'median over {len(rows)} clips: pulse clarity clip {med("pulseClip"):.2f}, continued '
+              f'{med("pulseContinued"):.2f}; periodicity clip {med("periodicityClip"):.2f}, continued '
+              f'{med("periodicityContinued"):.2f}')
+
+
+if __name__ == '__main__':
+    main()

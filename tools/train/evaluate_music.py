@@ -233,17 +233,19 @@ def prior_nll(work: str, corpus: str, weights: str, config: str = 'tiny.json') -
     return out
 
 
-def previous_round():
-    """(weights, model config) of the round configs/tiny-training.json started from, or None."""
+def previous_round(training: str = 'tiny-training.json'):
+    """(weights, model config) of the round `training` started from, or None; None too when that round trained
+    the VQ-VAE, whose codes then differ from the round before's (its NLL on them would mean nothing)."""
     configs = os.path.join(TOOLS, 'configs')
-    with open(os.path.join(configs, 'tiny-training.json'), encoding='utf-8') as f:
-        start = json.load(f).get('start_from')
+    with open(os.path.join(configs, training), encoding='utf-8') as f:
+        tr = json.load(f)
+    start = None if 'vqvae' in tr else tr.get('start_from')
     for name in sorted(os.listdir(configs)):
-        if name.startswith('tiny-training-') and name.endswith('.json'):
+        if name.startswith('tiny-training') and name.endswith('.json'):
             with open(os.path.join(configs, name), encoding='utf-8') as f:
-                tr = json.load(f)
-            if start and tr.get('weights_out') == start:
-                return start, tr['model_config']
+                before = json.load(f)
+            if start and before.get('weights_out') == start:
+                return start, before['model_config']
     return None
 
 
@@ -320,7 +322,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--corpus', required=True)
     ap.add_argument('--work', required=True)
-    ap.add_argument('--weights', help='the trained weights (default: weights_out of configs/tiny-training.json)')
+    ap.add_argument('--training', default='tiny-training.json',
+                    help='the round measured, a config under tools/configs (its weights_out and model_config)')
+    ap.add_argument('--weights', help='the trained weights (default: weights_out of --training)')
     ap.add_argument('--model', required=True, help='their export (make_tiny_model.py --weights ... --out DIR)')
     ap.add_argument('--renders', default='/tmp/tiny-renders')
     ap.add_argument('--seeds', type=int, default=3)
@@ -331,7 +335,7 @@ def main() -> None:
     args = ap.parse_args()
     works = args.work.split(',')
     if not args.weights:
-        with open(os.path.join(TOOLS, 'configs', 'tiny-training.json'), encoding='utf-8') as f:
+        with open(os.path.join(TOOLS, 'configs', args.training), encoding='utf-8') as f:
             args.weights = os.path.join(ROOT, json.load(f)['weights_out'])
     os.makedirs(args.renders, exist_ok=True)
     os.makedirs(args.images, exist_ok=True)
@@ -356,9 +360,11 @@ def main() -> None:
                     result['vqvaeHeldOut'] = h['heldOut']  # the last round that trained it
         result['trainingSeconds'].append(seconds)
     training_curves_png(works, os.path.join(args.images, 'tiny-training-curves.png'))
-    result['priorsHeldOut'] = prior_nll(works[-1], args.corpus, os.path.abspath(args.weights))
+    with open(os.path.join(TOOLS, 'configs', args.training), encoding='utf-8') as f:
+        model_config = json.load(f)['model_config']
+    result['priorsHeldOut'] = prior_nll(works[-1], args.corpus, os.path.abspath(args.weights), model_config)
     # The round before (the weights this round started from, with that round's model config), same codes.
-    before = previous_round()
+    before = previous_round(args.training)
     if before:
         result['priorsHeldOutRoundBefore'] = {'weights': before[0], 'config': before[1], 'levels': prior_nll(
             works[-1], args.corpus, os.path.join(ROOT, before[0]), before[1])}

@@ -14,12 +14,12 @@ Then `tools/make_tiny_model.py --weights FILE` exports a model folder from tiny.
 `tools/train/evaluate_music.py` measures it. Seeded.
 
 Training runs in rounds, each one config: round 0 (configs/tiny-training-v0.json, about 70 minutes on 2 CPU
-cores) starts from the initialisation; a later round (configs/tiny-training.json; the experiment tiny-training-top512.json) names
-the weights of the round before in "start_from" and continues from them: the VQ-VAE levels it lists
-("vqvae.levels"; the others keep their weights and codes) with codebooks resumed, and the priors it lists.
-What a round does not list (no "vqvae", a level missing from "priors") is carried over unchanged. A prior whose
-window (n_ctx) grew since the round before starts from its weights with the learned position embedding
-repeated over the longer window (see grown_positions).
+cores) starts from the initialisation; a later round (configs/tiny-training.json; the experiment
+tiny-training-top512.json) names the weights of the round before in "start_from" and continues from them:
+the VQ-VAE levels it lists ("vqvae.levels"; the others keep their weights and codes) with codebooks resumed,
+and the priors it lists. What a round does not list (no "vqvae", a level missing from "priors") is carried
+over unchanged. A prior whose window (n_ctx) grew since the round before starts from its weights with the
+learned position embedding repeated over the longer window (see grown_positions).
 """
 import argparse
 import json

@@ -11,10 +11,15 @@ const tokens = (n: number): Int32Array[] => [Int32Array.from({ length: n }, (_, 
 test('a dead inference thread fails its task with ThreadDied and a new thread takes the next', async () => {
   const pool = await InferencePool.start({ modelDir: DEFAULT_MODEL_DIR, levels: [0], decode: true, provider: 'cpu', threads: 1, intraOpThreads: 1, samplingChunk: -1 });
   try {
-    // The pool's threads are private; reaching in is the only way to kill one as a crash would.
+    // The pool's threads are private; reaching in is the only way to kill one as a crash would. It is stopped
+    // before the task reaches it: a thread stopped inside a native session.run can abort the whole process
+    // (onnxruntime-node's binding throws through N-API on the way out; this test used to SIGABRT now and then).
+    // Once terminate() is asked, the thread starts no more JavaScript, so the task posted next dies with it.
     const slots = (pool as unknown as { slots: { thread: Worker }[] }).slots;
+    const stopped = slots[0].thread.terminate();
     const running = pool.decode(0, tokens(4000), 0, 0);
-    await slots[0].thread.terminate();
+    assert.equal(pool.running, 1, 'the task was handed to the dying thread');
+    await stopped;
     await assert.rejects(running.result, (e: InferenceError) => e instanceof InferenceError && e.kind === 'ThreadDied');
     const next = await pool.decode(0, tokens(100), 0, 0).result;
     assert.equal(next.audio[0].length, 100 * 8);

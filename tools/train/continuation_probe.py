@@ -10,7 +10,7 @@ periodicity (evaluate_music.descriptors) of both. Used in docs/tiny-model.md ("T
 repetition shows in the codes the top prior models.
 
     /usr/bin/python3 tools/train/continuation_probe.py --corpus /tmp/music-corpus --codes /tmp/tiny-train-v1/codes.npz \
-        [--config tools/configs/tiny.json] [--weights tools/train/tiny-music-v1.pt] [--artists 1,2] [--seconds 6]
+        [--training tiny-training.json] [--weights FILE] [--artists 1,2] [--seconds 6] [--repeats]
 """
 import argparse
 import json
@@ -29,6 +29,7 @@ import torch  # noqa: E402
 from corpus_data import label_vector, load_corpus, relevant_lyric_tokens  # noqa: E402
 from evaluate_music import descriptors  # noqa: E402
 from jukebox_model.tiny import build  # noqa: E402
+from training_config import read_training  # noqa: E402
 
 
 def code_repeats(corpus: str, clips, data, level: int, tokens_per_second: float, artists: set, bins: int) -> None:
@@ -52,17 +53,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--corpus', required=True)
     ap.add_argument('--codes', required=True, help="a training round's codes.npz (the VQ-VAE the weights use)")
-    ap.add_argument('--config', default=os.path.join(TOOLS, 'configs', 'tiny.json'))
-    ap.add_argument('--weights', default=os.path.join(TOOLS, 'train', 'tiny-music-v1.pt'))
+    ap.add_argument('--training', default='tiny-training.json',
+                    help='the round probed, a config under tools/configs (its model and weights_out)')
+    ap.add_argument('--weights', help='its weights (default: weights_out of --training)')
     ap.add_argument('--artists', default='1,2', help='artist ids (default: tiny_ensemble, the_random_walkers: drums)')
     ap.add_argument('--seconds', type=float, default=6.0, help='continuation length')
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--repeats', action='store_true', help='code recurrence at beat and bar lags, then stop')
     args = ap.parse_args()
     torch.set_num_threads(2)
-    with open(args.config, encoding='utf-8') as f:
-        cfg = json.load(f)
-    cfg['weights'] = os.path.abspath(args.weights)
+    tr, cfg = read_training(args.training)
+    cfg['weights'] = os.path.abspath(args.weights or os.path.join(os.path.dirname(TOOLS), tr['weights_out']))
     vqvae, priors = build(cfg)
     top = priors[-1]
     hop_fraction = next(p['hop_fraction'] for p in cfg['priors'] if p['level'] == top.level)

@@ -44,6 +44,7 @@ sys.path.insert(0, HERE)
 sys.dont_write_bytecode = True
 
 import numpy as np  # noqa: E402
+from training_config import CONFIGS, read_training  # noqa: E402
 from scipy.signal import find_peaks  # noqa: E402
 
 SR = 16000
@@ -127,13 +128,19 @@ def spectrogram_png(x: np.ndarray, title: str, path: str) -> None:
     plt.close(fig)
 
 
-def history(work: str, stage: str):
-    """A stage's training history in a round's work folder; None where the round carried the stage over."""
+def stage_record(work: str, stage: str):
+    """A stage's record in a round's work folder (history, seconds; the VQ-VAE's held-out metrics); None where
+    the round carried the stage over."""
     path = os.path.join(work, f'{stage}-history.json')
     if not os.path.exists(path):
         return None
     with open(path, encoding='utf-8') as f:
-        return json.load(f)['history']
+        return json.load(f)
+
+
+def history(work: str, stage: str):
+    record = stage_record(work, stage)
+    return record['history'] if record else None
 
 
 def training_curves_png(works: list, path: str) -> None:
@@ -183,7 +190,7 @@ def training_curves_png(works: list, path: str) -> None:
     plt.close(fig)
 
 
-def prior_nll(work: str, corpus: str, weights: str, config: str = 'tiny.json') -> list:
+def prior_nll(work: str, corpus: str, weights: str, cfg: dict) -> list:
     """Held-out NLL per level: every window of n_ctx tokens at a hop of n_ctx / 2, true labels; over all of the
     window's tokens, and over its last hop_fraction · n_ctx tokens only ("sampled": the tokens the sampler draws
     in a window, with the rest of it as context; this compares priors whose windows differ in length)."""
@@ -192,9 +199,7 @@ def prior_nll(work: str, corpus: str, weights: str, config: str = 'tiny.json') -
     from jukebox_model.tiny import build
     from prior_training import token_nll
 
-    with open(os.path.join(TOOLS, 'configs', config), encoding='utf-8') as f:
-        cfg = json.load(f)
-    cfg['weights'] = weights
+    cfg = {**cfg, 'weights': weights}
     hop_fraction = {p['level']: p['hop_fraction'] for p in cfg['priors']}
     vqvae, priors = build(cfg)
     clips = load_corpus(corpus, cfg)
@@ -233,19 +238,15 @@ def prior_nll(work: str, corpus: str, weights: str, config: str = 'tiny.json') -
     return out
 
 
-def previous_round(training: str = 'tiny-training.json'):
-    """(weights, model config) of the round `training` started from, or None; None too when that round trained
-    the VQ-VAE, whose codes then differ from the round before's (its NLL on them would mean nothing)."""
-    configs = os.path.join(TOOLS, 'configs')
-    with open(os.path.join(configs, training), encoding='utf-8') as f:
-        tr = json.load(f)
+def previous_round(tr: dict):
+    """(weights, model config) of the round the training config `tr` started from, or None; None too when `tr`
+    trained the VQ-VAE, whose codes then differ from the round before's (its NLL on them would mean nothing)."""
     start = None if 'vqvae' in tr else tr.get('start_from')
-    for name in sorted(os.listdir(configs)):
-        if name.startswith('tiny-training') and name.endswith('.json'):
-            with open(os.path.join(configs, name), encoding='utf-8') as f:
-                before = json.load(f)
-            if start and before.get('weights_out') == start:
-                return start, before['model_config']
+    for name in sorted(os.listdir(CONFIGS)):
+        if start and name.startswith('tiny-training') and name.endswith('.json'):
+            before, cfg = read_training(name)
+            if before.get('weights_out') == start:
+                return start, cfg
     return None
 
 
@@ -267,17 +268,14 @@ def render(model: str, out: str, seconds: int, seed: int, artist: str, genres: l
     subprocess.run(cmd, check=True, cwd=ROOT)
 
 
-def chain(corpus: str, work: str, weights: str, model: str, renders: str, images: str) -> dict:
+def chain(corpus: str, work: str, cfg: dict, weights: str, model: str, renders: str, images: str) -> dict:
     """Descriptors of held-out clips through the chain: clip, VQ-VAE reconstruction per level, upsampled render
     of the true top codes. One clip per artist (the first held out)."""
     import torch
     from corpus_data import load_corpus
     from jukebox_model.tiny import build
 
-    with open(os.path.join(TOOLS, 'configs', 'tiny.json'), encoding='utf-8') as f:
-        cfg = json.load(f)
-    cfg['weights'] = weights
-    vqvae, _ = build(cfg)
+    vqvae, _ = build({**cfg, 'weights': weights})
     with open(os.path.join(corpus, 'index.json'), encoding='utf-8') as f:
         entries = json.load(f)['clips']
     clips = load_corpus(corpus, cfg)
@@ -334,39 +332,32 @@ def main() -> None:
     ap.add_argument('--out', default=os.path.join(ROOT, 'bench', 'results', 'tiny-model-quality.json'))
     args = ap.parse_args()
     works = args.work.split(',')
-    if not args.weights:
-        with open(os.path.join(TOOLS, 'configs', args.training), encoding='utf-8') as f:
-            args.weights = os.path.join(ROOT, json.load(f)['weights_out'])
+    training, model_cfg = read_training(args.training)
+    args.weights = args.weights or os.path.join(ROOT, training['weights_out'])
     os.makedirs(args.renders, exist_ok=True)
     os.makedirs(args.images, exist_ok=True)
     with open(os.path.join(args.corpus, 'index.json'), encoding='utf-8') as f:
         index = json.load(f)
-    with open(os.path.join(TOOLS, 'configs', 'tiny.json'), encoding='utf-8') as f:
-        cfg = json.load(f)
-    artists = [a for a in cfg['labels']['artists'] if a != 'unknown']
-    genres = [g for g in cfg['labels']['genres'] if g != 'unknown']
+    artists = [a for a in model_cfg['labels']['artists'] if a != 'unknown']
+    genres = [g for g in model_cfg['labels']['genres'] if g != 'unknown']
 
     result = {}
     result['trainingSeconds'] = []  # per round
-    for work in works:  # a stage a round carried over has no history there
+    for work in works:  # a stage a round carried over has no record there
         seconds = {}
         for stage in ('vqvae', 'prior2', 'prior1', 'prior0'):
-            path = os.path.join(work, f'{stage}-history.json')
-            if os.path.exists(path):
-                with open(path, encoding='utf-8') as f:
-                    h = json.load(f)
-                seconds[stage] = round(h['seconds'])
+            record = stage_record(work, stage)
+            if record:
+                seconds[stage] = round(record['seconds'])
                 if stage == 'vqvae':
-                    result['vqvaeHeldOut'] = h['heldOut']  # the last round that trained it
+                    result['vqvaeHeldOut'] = record['heldOut']  # the last round that trained it
         result['trainingSeconds'].append(seconds)
     training_curves_png(works, os.path.join(args.images, 'tiny-training-curves.png'))
-    with open(os.path.join(TOOLS, 'configs', args.training), encoding='utf-8') as f:
-        model_config = json.load(f)['model_config']
-    result['priorsHeldOut'] = prior_nll(works[-1], args.corpus, os.path.abspath(args.weights), model_config)
+    result['priorsHeldOut'] = prior_nll(works[-1], args.corpus, os.path.abspath(args.weights), model_cfg)
     # The round before (the weights this round started from, with that round's model config), same codes.
-    before = previous_round(args.training)
+    before = previous_round(training)
     if before:
-        result['priorsHeldOutRoundBefore'] = {'weights': before[0], 'config': before[1], 'levels': prior_nll(
+        result['priorsHeldOutRoundBefore'] = {'weights': before[0], 'levels': prior_nll(
             works[-1], args.corpus, os.path.join(ROOT, before[0]), before[1])}
     for p in result['priorsHeldOut']:
         print(f'level {p["level"]}: held-out NLL {p["heldOutNllNats"]:.2f} nats/token, sampled tokens '
@@ -434,7 +425,7 @@ def main() -> None:
             agree[f'{kind}:{key}'] = float(np.corrcoef(ra, rb)[0, 1])
     result['labelRankCorrelation'] = agree
     print('rank correlation of label medians, renders vs corpus:', json.dumps(agree))
-    result['chain'] = chain(args.corpus, works[-1], os.path.abspath(args.weights), args.model, args.renders,
+    result['chain'] = chain(args.corpus, works[-1], model_cfg, os.path.abspath(args.weights), args.model, args.renders,
                             args.images)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, 'w', encoding='utf-8') as f:

@@ -19,7 +19,8 @@ tiny-training-top512.json) names the weights of the round before in "start_from"
 the VQ-VAE levels it lists ("vqvae.levels"; the others keep their weights and codes) with codebooks resumed,
 and the priors it lists. What a round does not list (no "vqvae", a level missing from "priors") is carried
 over unchanged. A prior whose window (n_ctx) grew since the round before starts from its weights with the
-learned position embedding repeated over the longer window (see grown_positions).
+learned position embedding repeated over the longer window (see grown_positions). A round may change a few
+hyperparameters of its model config with "model_overrides" (training_config.py).
 """
 import argparse
 import json
@@ -45,6 +46,7 @@ from jukebox_model.init import random_vqvae as random_official_vqvae  # noqa: E4
 from jukebox_model.tiny import level_hps  # noqa: E402
 from jukebox_model.vqvae import VQVAE  # noqa: E402
 from prior_training import WindowSampler, train_prior  # noqa: E402
+from training_config import read_training  # noqa: E402
 from vqvae_training import reconstruction_metrics, train_vqvae  # noqa: E402
 
 
@@ -92,11 +94,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     warnings.filterwarnings('ignore', category=UserWarning)
-    with open(args.training, encoding='utf-8') as f:
-        tr = json.load(f)
-    cfg_path = os.path.join(os.path.dirname(args.training), tr['model_config'])
-    with open(cfg_path, encoding='utf-8') as f:
-        cfg = json.load(f)
+    tr, cfg = read_training(args.training)
     os.makedirs(args.work, exist_ok=True)
     start = None
     if tr.get('start_from'):
@@ -116,7 +114,7 @@ def main() -> None:
     if 'vqvae' in stages and not os.path.exists(os.path.join(args.work, 'vqvae.pt')) and 'vqvae' not in tr:
         torch.save(start['vqvae'], os.path.join(args.work, 'vqvae.pt'))
         log('vqvae: carried over from start_from')
-    if 'vqvae' in stages and not os.path.exists(os.path.join(args.work, 'vqvae.pt')):
+    elif 'vqvae' in stages and not os.path.exists(os.path.join(args.work, 'vqvae.pt')):
         t0 = time.time()
         v = tr['vqvae']
         vqvae = random_official_vqvae(cfg['vqvae'], cfg['seed'], cfg['init'])

@@ -32,6 +32,18 @@ from jukebox_model.tiny import build  # noqa: E402
 from training_config import read_training  # noqa: E402
 
 
+LAGS = (('beat', 1.0), ('bar', 4.0), ('off-beat', 1.37))
+
+
+def recurrence(z: np.ndarray, beat_tokens: float) -> dict:
+    """Share of positions whose code recurs one beat, one bar (4 beats) and an off-beat lag (1.37 beats) later."""
+    rates = {}
+    for name, beats in LAGS:
+        k = int(round(beats * beat_tokens))
+        rates[name] = float(np.mean(z[k:] == z[:-k]))
+    return rates
+
+
 def code_repeats(corpus: str, clips, data, level: int, tokens_per_second: float, artists: set, bins: int) -> None:
     with open(os.path.join(corpus, 'index.json'), encoding='utf-8') as f:
         index = json.load(f)
@@ -41,10 +53,8 @@ def code_repeats(corpus: str, clips, data, level: int, tokens_per_second: float,
         if c.artist not in artists:
             continue
         z = data[f'{i}_{level}'].astype(np.int64)
-        beat = tokens_per_second * 60 / entries[i]['tempo']
-        for name, lag in (('beat', beat), ('bar', 4 * beat), ('off-beat', 1.37 * beat)):
-            k = int(round(lag))
-            rates[name].append(float(np.mean(z[k:] == z[:-k])))
+        for name, rate in recurrence(z, tokens_per_second * 60 / entries[i]['tempo']).items():
+            rates[name].append(rate)
     print(f'{len(rates["bar"])} clips: a level-{level} code recurs ' + ', '.join(
         f'{float(np.median(v)):.3f} {name}' for name, v in rates.items()) + f' later (chance {1 / bins:.4f})')
 

@@ -398,23 +398,21 @@ def write_midi(path, tempo, parts, swing):
     mf.save(path)
 
 
-def render_clip(job):
-    """Compose, render and normalise clip i; returns its index entry and whether it was peak-limited."""
-    i, seed, seconds, sr, soundfont, tmp, out = job
-    rng = random.Random(seed * 100003 + i)
-    entry, parts, swing = compose(rng, seconds)
-    midi, raw = os.path.join(tmp, f'{i:04d}.mid'), os.path.join(tmp, f'{i:04d}.raw.wav')
-    write_midi(midi, entry['tempo'], parts, swing)
+def synthesize(midi, raw, seconds, sr, soundfont):
+    """Render a MIDI file with fluidsynth into raw (a scratch path); return (mono audio cut/padded to seconds,
+    at RMS 0.1 and peak <= 0.99, float64), whether it was peak-limited)."""
     cmd = ['fluidsynth', '-n', '-i', '-q', '-R', '0', '-C', '0', '-g', GAIN, '-r', str(sr), '-O', 'float',
            '-T', 'wav', '-F', raw, soundfont, midi]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0 or not os.path.isfile(raw):
-        raise RuntimeError(f'fluidsynth failed on clip {i}: {(proc.stderr.strip() or "no output").splitlines()[-1]}')
+        raise RuntimeError(f'fluidsynth failed on {os.path.basename(midi)}: '
+                           f'{(proc.stderr.strip() or "no output").splitlines()[-1]}')
     with warnings.catch_warnings():  # libsndfile's PEAK chunk
         warnings.simplefilter('ignore', wavfile.WavFileWarning)
         rate, data = wavfile.read(raw)
+    os.remove(raw)
     if rate != sr:
-        raise RuntimeError(f'fluidsynth rendered clip {i} at {rate} Hz instead of {sr}')
+        raise RuntimeError(f'fluidsynth rendered {os.path.basename(midi)} at {rate} Hz instead of {sr}')
     x = data.astype(np.float64)
     x = x.mean(axis=1) if x.ndim == 2 else x
     n = int(round(seconds * sr))
@@ -424,10 +422,20 @@ def render_clip(job):
     peak = float(np.max(np.abs(x)))
     if peak > 0.99:
         x *= 0.99 / peak
+    return x, peak > 0.99
+
+
+def render_clip(job):
+    """Compose, render and normalise clip i; returns its index entry and whether it was peak-limited."""
+    i, seed, seconds, sr, soundfont, tmp, out = job
+    rng = random.Random(seed * 100003 + i)
+    entry, parts, swing = compose(rng, seconds)
+    midi, raw = os.path.join(tmp, f'{i:04d}.mid'), os.path.join(tmp, f'{i:04d}.raw.wav')
+    write_midi(midi, entry['tempo'], parts, swing)
+    x, limited = synthesize(midi, raw, seconds, sr, soundfont)
     wavfile.write(os.path.join(out, 'clips', f'{i:04d}.wav'), sr, np.round(x * 32767).astype('<i2'))
     os.remove(midi)
-    os.remove(raw)
-    return dict(file=f'clips/{i:04d}.wav', **entry), peak > 0.99
+    return dict(file=f'clips/{i:04d}.wav', **entry), limited
 
 
 def main():
@@ -435,7 +443,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--out', required=True, help='output folder (outside the repository)')
     ap.add_argument('--clips', type=int, default=240)
-    ap.add_argument('--seconds', type=float, default=10)
+    ap.add_argument('--seconds', type=float, default=10.0)
     ap.add_argument('--seed', type=int, default=1)
     ap.add_argument('--sr', type=int, default=16000)
     ap.add_argument('--soundfont', default='/usr/share/sounds/sf2/TimGM6mb.sf2')

@@ -1,5 +1,6 @@
 // Helpers for benchmarks: machine facts and saving results as JSON under bench/results/.
 import { cpus, totalmem } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
@@ -39,4 +40,17 @@ export function spreadStat(xs: number[], digits: number): SpreadStat {
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
+}
+
+/** CPU seconds the whole machine spent busy and idle since boot (Linux /proc/stat; undefined elsewhere). */
+export function machineCpuSeconds(): { busy: number; idle: number } | undefined {
+  let line: string;
+  try {
+    line = readFileSync('/proc/stat', 'utf8').split('\n')[0];
+  } catch {
+    return undefined;
+  }
+  // cpu user nice system idle iowait irq softirq steal ...; in USER_HZ ticks (100 per second on Linux).
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  return { busy: (user + nice + system + irq + softirq + steal) / 100, idle: (idle + iowait) / 100 };
 }

@@ -10,6 +10,8 @@ off-beat lag later (continuation_probe.recurrence; median over clips):
     steady        grid, and each part's notes of one pitch at one velocity (their mean)
     no melody     steady, without the melody
     drums only    steady, the drum part alone
+    drums forward as composed, every other part at half velocity (about 12 dB down in fluidsynth)
+    grid forward  grid and drums forward
 
     /usr/bin/python3 tools/train/code_recurrence_probe.py [--clips 16] [--seed 7] [--training tiny-training.json]
         [--weights FILE] [--jobs 2]
@@ -37,7 +39,7 @@ from continuation_probe import LAGS, recurrence  # noqa: E402
 from jukebox_model.tiny import build  # noqa: E402
 from training_config import read_training  # noqa: E402
 
-VARIANTS = ('as composed', 'grid', 'steady', 'no melody', 'drums only')
+VARIANTS = ('as composed', 'grid', 'steady', 'no melody', 'drums only', 'drums forward', 'grid forward')
 DRUM_ARTISTS = ('tiny_ensemble', 'the_random_walkers')
 
 
@@ -62,14 +64,24 @@ def steady(parts):
     return out
 
 
+def drums_forward(parts):
+    """Every part but the drums at half velocity."""
+    return [(n, ch, pr, notes if ch == 9 else [(s, e, p, max(1, v // 2)) for s, e, p, v in notes])
+            for n, ch, pr, notes in parts]
+
+
 def variant(entry, parts, swing, name: str, sr: int, hop: int):
     """(tempo in bpm, parts, swing) of one variant."""
     if name == 'as composed':
         return entry['tempo'], parts, swing
+    if name == 'drums forward':
+        return entry['tempo'], drums_forward(parts), swing
     k = 4 * max(1, round(sr * 60 / entry['tempo'] / hop / 4))  # hops per beat, a multiple of 4 (16ths)
     tempo = sr * 60 / (hop * k)
     if name == 'grid':
         return tempo, parts, False
+    if name == 'grid forward':
+        return tempo, drums_forward(parts), False
     parts = steady(parts)
     if name == 'no melody':
         parts = [p for p in parts if p[0] != 'melody']
